@@ -45,11 +45,14 @@ def corner_texts(
     series_line = " ".join(
         str(v) for v in (f"Se {header.get('SeriesNumber', '')}", header.get("SeriesDescription", "")) if v
     )
+    study_line = " ".join(
+        p for p in (_date(header.get("StudyDate")), str(header.get("StudyDescription") or "")) if p
+    )
     upper_right = "\n".join(
         line
         for line in (
             str(header.get("InstitutionName", "") or ""),
-            " ".join(p for p in (_date(header.get("StudyDate")), str(header.get("StudyDescription") or "")) if p),
+            study_line,
             series_line,
             str(header.get("Modality", "") or ""),
         )

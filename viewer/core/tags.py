@@ -72,10 +72,12 @@ def dataset_rows(ds: Dataset, *, include_meta: bool = True) -> list[TagRow]:
     for elem in ds:
         if elem.VR == "SQ":
             items = [
-                TagRow(f"Item {n}", "Item", "", f"{len(item)} attributes", dataset_rows(item, include_meta=False))
+                TagRow(f"Item {n}", "Item", "", f"{len(item)} attributes",
+                       dataset_rows(item, include_meta=False))
                 for n, item in enumerate(elem.value, start=1)
             ]
-            rows.append(TagRow(format_tag(elem.tag), _keyword(elem, ds), "SQ", f"{len(items)} item(s)", items))
+            tag, keyword = format_tag(elem.tag), _keyword(elem, ds)
+            rows.append(TagRow(tag, keyword, "SQ", f"{len(items)} item(s)", items))
         else:
             rows.append(TagRow(format_tag(elem.tag), _keyword(elem, ds), elem.VR, _value_text(elem)))
     return rows

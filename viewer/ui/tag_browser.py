@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydicom.dataset import Dataset
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -12,7 +13,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from pydicom.dataset import Dataset
 
 from viewer.core.tags import TagRow, dataset_rows
 
