@@ -1,0 +1,403 @@
+"""C-GET and C-MOVE of a study, a series or some instances (PS3.4 C.4.2, C.4.3).
+
+C-GET brings the instances back on the same association (the peer acts as C-STORE SCU on
+the storage contexts we offer with the SCP role, PS3.7 D.3.3.4), so it needs no inbound
+port. C-MOVE makes the peer open its own association to our storage SCP, under the AE
+title it has configured for us. Either way each instance goes to the ``sink``.
+
+Progress comes from the pending responses' sub-operation counts (PS3.4 C.4.2.1.6:
+remaining, completed, failed, warning). Cancelling sends C-CANCEL (PS3.7 9.3.2.3 /
+9.3.3.3) from a watcher thread, so it works even while the peer is busy; if the peer has not
+sent its final response ``cancel_grace`` seconds later the association is aborted.
+Instances already handed to the sink stay there, so a retrieve can be resumed with
+``sop_uids`` set to what is still missing (see :func:`missing_instances`).
+
+Once the association is up, :func:`retrieve` does not raise for peer trouble: a lost
+association or a failure status is reported in :attr:`RetrieveReport.error` next to the
+counts, because "112 of 134 arrived, then the PACS aborted" is a partial success.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.uid import (
+    JPEG2000,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
+)
+from pynetdicom import StoragePresentationContexts, build_context, build_role, evt
+from pynetdicom.sop_class import (
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
+)
+
+from viewer.core.errors import NetError
+from viewer.core.tasks import CancelToken, Progress, ProgressCallback
+from viewer.net import status as st
+from viewer.net.association import associate, raise_lost
+from viewer.net.errors import ConfigError, StatusError
+from viewer.net.find import find
+from viewer.net.nodes import LocalSettings, RemoteNode
+from viewer.net.sink import InstanceSink, handle_store
+from viewer.net.storescp import StorageSCP, next_message_id
+
+log = logging.getLogger(__name__)
+
+Method = Literal["get", "move"]
+
+# Transfer syntaxes offered for C-GET storage contexts. Uncompressed first: the peer picks
+# one per SOP class for the whole association, and an uncompressed choice never forces the
+# peer to compress (slow, possibly lossy); compressed files are then sent decompressed.
+GET_TRANSFER_SYNTAXES = [
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEG2000Lossless,
+    RLELossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLSNearLossless,
+    JPEG2000,
+]
+
+
+@dataclass
+class RetrieveReport:
+    """What a retrieve did. ``status`` is the final DIMSE status (None if none arrived)."""
+
+    method: Method
+    status: int | None = None
+    status_text: str = ""
+    completed: int = 0
+    failed: int = 0
+    warning: int = 0
+    remaining: int = 0
+    received: int = 0  # instances handed to the sink without error
+    received_sop_uids: list[str] = field(default_factory=list)
+    failed_sop_uids: list[str] = field(default_factory=list)
+    cancelled: bool = False
+    error: NetError | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Everything asked for arrived and nothing failed."""
+        return self.error is None and not self.cancelled and self.failed == 0 and self.status in (0, None)
+
+    @property
+    def partial(self) -> bool:
+        return not self.ok and self.received > 0
+
+    def summary(self) -> str:
+        parts = [f"{self.received} received", f"{self.completed} completed"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.warning:
+            parts.append(f"{self.warning} with warnings")
+        if self.cancelled:
+            parts.append("cancelled")
+        if self.status is not None:
+            parts.append(f"final status 0x{self.status:04X} ({self.status_text})")
+        text = f"{self.method.upper()}: " + ", ".join(parts) + f" in {self.seconds:.1f} s"
+        return text + (f"; {self.error}" if self.error else "")
+
+
+def _identifier(study_uid: str, series_uid: str | None, sop_uids: Iterable[str] | None) -> Dataset:
+    """The C-GET/C-MOVE identifier (PS3.4 C.4.2.1.4.1): unique keys down to the level asked for."""
+    ds = Dataset()
+    ds.StudyInstanceUID = study_uid
+    sops = list(sop_uids or [])
+    if sops:
+        if not series_uid:
+            raise ConfigError("retrieving single instances needs their series UID (hierarchical retrieve)")
+        ds.QueryRetrieveLevel = "IMAGE"
+        ds.SeriesInstanceUID = series_uid
+        ds.SOPInstanceUID = sops  # a list of UIDs is allowed (PS3.4 C.4.2.2.1)
+    elif series_uid:
+        ds.QueryRetrieveLevel = "SERIES"
+        ds.SeriesInstanceUID = series_uid
+    else:
+        ds.QueryRetrieveLevel = "STUDY"
+    return ds
+
+
+def _count(value: Any) -> int:
+    return int(value) if value not in (None, "") else 0
+
+
+class _Canceller:
+    """Sends C-CANCEL when the token is set, then aborts after a grace period."""
+
+    def __init__(self, assoc: Any, msg_id: int, sop: str, cancel: CancelToken | None, grace: float) -> None:
+        self.assoc, self.msg_id, self.sop, self.cancel, self.grace = assoc, msg_id, sop, cancel, grace
+        self.sent = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lightbox-cancel", daemon=True)
+
+    def __enter__(self) -> _Canceller:
+        if self.cancel is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        assert self.cancel is not None
+        while not self._done.wait(0.05):
+            if self.cancel.cancelled:
+                break
+        else:
+            return
+        try:
+            self.assoc.send_c_cancel(self.msg_id, query_model=self.sop)
+            self.sent = True
+            log.info("C-CANCEL sent for message %d", self.msg_id)
+        except Exception as exc:  # the association may already be gone
+            log.debug("C-CANCEL not sent: %s", exc)
+        if not self._done.wait(self.grace) and self.assoc.is_established:
+            log.warning("no final response %.1f s after C-CANCEL; aborting the association", self.grace)
+            self.assoc.abort()
+
+
+def _drive(
+    responses: Iterable[tuple[Dataset, Dataset | None]],
+    report: RetrieveReport,
+    service: str,
+    node: RemoteNode,
+    lost: Any,
+    progress: ProgressCallback | None,
+    canceller: _Canceller,
+) -> None:
+    """Consume C-GET/C-MOVE responses into ``report`` (counts, final status, failed UIDs)."""
+    for status, ident in responses:
+        if "Status" not in status:
+            if canceller.sent:
+                report.cancelled = True
+                return
+            lost()
+        code = int(status.Status)
+        report.remaining = _count(status.get("NumberOfRemainingSuboperations"))
+        report.completed = _count(status.get("NumberOfCompletedSuboperations"))
+        report.failed = _count(status.get("NumberOfFailedSuboperations"))
+        report.warning = _count(status.get("NumberOfWarningSuboperations"))
+        cat = st.category(code)
+        if cat == "pending":
+            if progress is not None:
+                done = max(report.completed + report.failed + report.warning, report.received)
+                total = done + report.remaining
+                progress(Progress(done, total, f"{done} of {total} instances"))
+            continue
+        report.status, report.status_text = code, st.meaning(service, code)
+        if ident is not None and "FailedSOPInstanceUIDList" in ident:
+            value = ident.FailedSOPInstanceUIDList
+            values = list(value) if isinstance(value, MultiValue) else [value]
+            report.failed_sop_uids = [str(u) for u in values if u]
+        if cat == "cancel":
+            report.cancelled = True
+        elif cat == "failure":
+            report.error = StatusError(node.label, service, code, report.status_text, st.comment(status))
+        if progress is not None:
+            done = report.completed + report.failed + report.warning
+            progress(Progress(max(done, report.received), max(done, report.received), report.summary()))
+        return
+
+
+def retrieve(
+    node: RemoteNode,
+    study_uid: str,
+    series_uid: str | None = None,
+    sop_uids: Iterable[str] | None = None,
+    method: Method | None = None,
+    sink: InstanceSink | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    local: LocalSettings | None = None,
+    scp: StorageSCP | None = None,
+    cancel_grace: float = 5.0,
+) -> RetrieveReport:
+    """Retrieve a study, one series, or some instances of a series from ``node`` into ``sink``.
+
+    ``method`` defaults to the node's setting. For C-MOVE, ``scp`` is a running storage SCP
+    (the app's); without one, a :class:`StorageSCP` on ``local.port`` runs for the duration.
+    The move destination is ``local.ae_title`` (or the running SCP's): the peer must know it.
+    Raises before anything is transferred (connection, association, port in use); after
+    that, problems land in the report.
+    """
+    method = method or node.retrieve
+    if method not in ("get", "move"):
+        raise ConfigError(f"retrieve method must be 'get' or 'move', not {method!r}")
+    local = local or (scp.local if scp is not None else LocalSettings())
+    sops = frozenset(sop_uids) if sop_uids else None
+    ident = _identifier(study_uid, series_uid, sorted(sops) if sops else None)
+    report = RetrieveReport(method=method)
+    start = time.perf_counter()
+    try:
+        if method == "get":
+            if sink is None:
+                raise ConfigError("C-GET needs a sink for the received instances")
+            _get(node, ident, report, sink, progress, cancel, local, cancel_grace)
+        else:
+            _move(
+                node,
+                ident,
+                report,
+                sink,
+                progress,
+                cancel,
+                local,
+                scp,
+                cancel_grace,
+                (study_uid, series_uid, sops),
+            )
+    finally:
+        report.seconds = time.perf_counter() - start
+    log.info("%s: %s", node.name, report.summary())
+    return report
+
+
+def _get(
+    node: RemoteNode,
+    ident: Dataset,
+    report: RetrieveReport,
+    sink: InstanceSink,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    local: LocalSettings,
+    grace: float,
+) -> None:
+    sop = StudyRootQueryRetrieveInformationModelGet
+    storage = [build_context(cx.abstract_syntax, GET_TRANSFER_SYNTAXES) for cx in StoragePresentationContexts]
+    contexts = [build_context(sop), *storage[:127]]
+    roles = [build_role(cx.abstract_syntax, scp_role=True) for cx in contexts[1:]]
+
+    def deliver(ds: Dataset) -> None:
+        sink(ds)
+        report.received += 1
+        report.received_sop_uids.append(str(ds.SOPInstanceUID))
+
+    handlers = [(evt.EVT_C_STORE, lambda event: handle_store(event, deliver))]
+    with associate(
+        node,
+        contexts,
+        service="Study Root C-GET",
+        calling_aet=local.ae_title,
+        ext_neg=roles,
+        evt_handlers=handlers,
+    ) as (assoc, watch):
+        msg_id = next_message_id()
+        with _Canceller(assoc, msg_id, sop, cancel, grace) as canceller:
+            try:
+                _drive(
+                    assoc.send_c_get(ident, sop, msg_id=msg_id),
+                    report,
+                    "C-GET",
+                    node,
+                    lambda: raise_lost(assoc, watch, node, "C-GET"),
+                    progress,
+                    canceller,
+                )
+            except NetError as exc:
+                report.error = exc
+        if cancel is not None and cancel.cancelled:
+            report.cancelled = True
+
+
+def _move(
+    node: RemoteNode,
+    ident: Dataset,
+    report: RetrieveReport,
+    sink: InstanceSink | None,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    local: LocalSettings,
+    scp: StorageSCP | None,
+    grace: float,
+    uids: tuple[str, str | None, frozenset[str] | None],
+) -> None:
+    own_scp = None
+    if scp is None:
+        if sink is None:
+            raise ConfigError("C-MOVE without a running storage SCP needs a sink")
+        own_scp = scp = StorageSCP(local, sink)
+        scp.start()  # PortInUse surfaces here, before we ask the peer for anything
+    sop = StudyRootQueryRetrieveInformationModelMove
+    msg_id = next_message_id()
+    try:
+        with scp.route(*uids, sink=sink, msg_id=msg_id) as route:
+            try:
+                with (
+                    associate(
+                        node, [build_context(sop)], service="Study Root C-MOVE", calling_aet=local.ae_title
+                    ) as (assoc, watch),
+                    _Canceller(assoc, msg_id, sop, cancel, grace) as canceller,
+                ):
+                    try:
+                        _drive(
+                            assoc.send_c_move(ident, scp.ae_title, sop, msg_id=msg_id),
+                            report,
+                            "C-MOVE",
+                            node,
+                            lambda: raise_lost(assoc, watch, node, "C-MOVE"),
+                            progress,
+                            canceller,
+                        )
+                    except NetError as exc:
+                        report.error = exc
+            finally:
+                report.received = len(route.received)
+                report.received_sop_uids = list(route.received)
+    finally:
+        if own_scp is not None:
+            own_scp.stop()
+    if report.status == 0xA801 and report.error is not None:
+        report.error = StatusError(
+            node.label,
+            "C-MOVE",
+            0xA801,
+            "Move destination unknown",
+            f"the peer does not know AE title {scp.ae_title!r}; register it there with host and port "
+            f"{scp.port}",
+        )
+    if cancel is not None and cancel.cancelled:
+        report.cancelled = True
+
+
+def missing_instances(
+    node: RemoteNode, study_uid: str, have: Iterable[str], local: LocalSettings | None = None
+) -> dict[str, list[str]]:
+    """SOP Instance UIDs of ``study_uid`` on ``node`` that are not in ``have``, by series UID.
+
+    Resuming an interrupted retrieve is then one ``retrieve(..., series_uid=s, sop_uids=u)``
+    per entry (an IMAGE-level C-FIND tells what exists).
+    """
+    got = set(have)
+    out: dict[str, list[str]] = {}
+    for ds in find(node, "IMAGE", {"study_uid": study_uid}, local=local):
+        uid = str(ds.get("SOPInstanceUID", ""))
+        if uid and uid not in got:
+            out.setdefault(str(ds.SeriesInstanceUID), []).append(uid)
+    return out
