@@ -1,0 +1,388 @@
+"""Read the attributes the index needs from a DICOM file, fast, and spot truncated files.
+
+Indexing thousands of files is dominated by header parsing, and a full pydicom ``dcmread``
+builds a Dataset of every element (~1,700 files/s on one core here). This module walks the
+encoded elements itself for the transfer syntaxes that cover nearly every file on disk
+(Explicit and Implicit VR Little Endian, and the encapsulated syntaxes, which use Explicit
+VR Little Endian outside the pixel data; PS3.5 A.1-A.4), keeps only the values in
+:data:`INDEX_KEYWORDS` and stops at Pixel Data. Everything unusual -- big endian, deflate,
+a dataset without File Meta, an element that does not parse -- falls back to pydicom through
+:func:`viewer.core.reading.read_header`, so the fast path never guesses.
+
+Because the walk reaches the Pixel Data element, it also checks that the file is long enough
+for it (a defined length ends inside the file; encapsulated pixel data ends with a Sequence
+Delimitation Item, PS3.5 A.4): a truncated copy from a scratched CD is reported, not indexed.
+
+Functions here are picklable top-level functions: the importer runs them in worker
+processes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataset import Dataset
+from pydicom.valuerep import PersonName
+
+from viewer.core.errors import DicomReadError
+from viewer.core.reading import is_part10, read_header
+
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # the SOP Class of a DICOMDIR (PS3.10 8)
+IMPLICIT_LE = "1.2.840.10008.1.2"
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+_SLOW_SYNTAXES = {"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}  # big endian, deflate
+
+INDEX_KEYWORDS: tuple[str, ...] = (
+    "SpecificCharacterSet",
+    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex",
+    "StudyInstanceUID", "StudyDate", "StudyTime", "StudyDescription", "AccessionNumber",
+    "ReferringPhysicianName", "StudyID",
+    "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "Modality", "BodyPartExamined",
+    "FrameOfReferenceUID",
+    "SOPInstanceUID", "SOPClassUID", "InstanceNumber", "NumberOfFrames",
+)
+_WANTED: dict[int, tuple[str, str]] = {
+    tag_for_keyword(k): (k, dictionary_VR(tag_for_keyword(k))) for k in INDEX_KEYWORDS  # type: ignore[arg-type]
+}
+_LAST_WANTED = max(_WANTED)
+_PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}  # Pixel Data, Float / Double Float Pixel Data
+# VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 7.1.2, table 7.1-1)
+_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_TEXT_VRS = {"PN", "LO", "SH", "ST", "LT", "UC", "UT"}
+_FAST_CHARSETS = {"": "latin_1", "ISO_IR 6": "latin_1", "ISO_IR 100": "latin_1", "ISO_IR 192": "utf_8"}
+_SEQ_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+_UNDEFINED = 0xFFFFFFFF
+PREFIX = 8192  # the header of nearly every image fits; longer ones are read on demand
+
+
+@dataclass(frozen=True)
+class InstanceHeader:
+    """The indexed attributes of one instance (strings decoded, "" when absent)."""
+
+    source: str  # where it was read (path, or "archive.zip!member")
+    size: int
+    part10: bool
+    transfer_syntax: str
+    patient_name: str
+    patient_id: str
+    issuer: str
+    birth_date: str
+    sex: str
+    study_uid: str
+    study_date: str
+    study_time: str
+    study_description: str
+    accession: str
+    referring_physician: str
+    study_id: str
+    series_uid: str
+    series_number: int | None
+    series_description: str
+    modality: str
+    body_part: str
+    frame_of_reference_uid: str
+    sop_uid: str
+    sop_class_uid: str
+    instance_number: int | None
+    frames: int
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """Why a file is not indexed: ``skipped`` (not DICOM, a DICOMDIR), ``failed``, or ``archive``."""
+
+    source: str
+    kind: str  # "skipped" | "failed" | "archive" (a ZIP to open)
+    reason: str
+
+
+HeaderResult = InstanceHeader | FileProblem
+
+
+class _Fallback(Exception):
+    """The fast walker met something it does not handle; pydicom takes over."""
+
+
+class _Truncated(Exception):
+    pass
+
+
+class _Reader:
+    """Forward-only random access to a file that reads only the chunks actually needed."""
+
+    def __init__(self, f: BinaryIO, size: int) -> None:
+        self.f, self.size = f, size
+        self.base = 0
+        self.buf = f.read(PREFIX)
+
+    def get(self, pos: int, n: int) -> bytes:
+        end = pos + n
+        if end > self.size:
+            raise _Truncated(f"truncated: an element at byte {pos} needs {n} bytes, the file has {self.size}")
+        if pos < self.base or end > self.base + len(self.buf):
+            self.f.seek(pos)
+            self.buf = self.f.read(max(n, PREFIX))
+            self.base = pos
+        off = pos - self.base
+        return self.buf[off:off + n]
+
+
+def _walk(r: _Reader, pos: int, explicit: bool, end: int, out: dict[int, tuple[str, bytes]],
+          stop_at_pixels: bool) -> tuple[int, int | None]:
+    """Walk elements from ``pos`` to ``end``; return (position reached, Pixel Data offset or None).
+
+    Collects the raw values of wanted top-level tags into ``out``. Item/sequence delimiters end
+    the walk (for nested datasets of undefined length).
+    """
+    while pos < end:
+        if pos + 8 > r.size:
+            raise _Truncated(f"truncated: the file ends inside an element header at byte {pos}")
+        head = r.get(pos, 8)
+        group, elem = struct.unpack_from("<HH", head)
+        tag = group << 16 | elem
+        if group == 0xFFFE:  # item delimiter (E00D) / sequence delimiter (E0DD) end nested data
+            if stop_at_pixels:
+                raise _Fallback(f"delimiter at top level at {pos}")
+            return pos + 8, None
+        if stop_at_pixels and tag in _PIXEL_TAGS:
+            return pos, pos
+        if explicit:
+            vr = head[4:6]
+            if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+                raise _Fallback(f"bad VR bytes at {pos}")
+            if vr in _LONG_VRS:
+                (length,) = struct.unpack("<I", r.get(pos + 8, 4))
+                hdr = 12
+            else:
+                (length,) = struct.unpack_from("<H", head, 6)
+                hdr = 8
+        else:
+            vr = b""
+            (length,) = struct.unpack_from("<I", head, 4)
+            hdr = 8
+        pos += hdr
+        if length == _UNDEFINED:
+            if explicit and vr not in (b"SQ",):
+                raise _Fallback("undefined length outside a sequence")
+            pos = _skip_sequence(r, pos, explicit)
+            continue
+        if tag in _WANTED and stop_at_pixels:
+            out[tag] = (_WANTED[tag][1], r.get(pos, length))
+        pos += length
+        if pos > r.size:
+            raise _Truncated(f"truncated: element ({group:04X},{elem:04X}) ends at byte {pos}, "
+                             f"the file has {r.size}")
+    return pos, None
+
+
+def _skip_sequence(r: _Reader, pos: int, explicit: bool) -> int:
+    """Skip a sequence of undefined length (items of defined or undefined length)."""
+    while True:
+        head = r.get(pos, 8)
+        group, elem, length = struct.unpack("<HHI", head)
+        pos += 8
+        if (group, elem) == (0xFFFE, 0xE0DD):
+            return pos
+        if (group, elem) != (0xFFFE, 0xE000):
+            raise _Fallback(f"unexpected tag in a sequence at {pos - 8}")
+        if length == _UNDEFINED:
+            pos, _ = _walk(r, pos, explicit, r.size, {}, stop_at_pixels=False)
+        else:
+            pos += length
+
+
+def _text(values: dict[int, tuple[str, bytes]], keyword: str, encodings: list[str] | None,
+          fast: str | None) -> str:
+    item = values.get(tag_for_keyword(keyword))  # type: ignore[arg-type]
+    if item is None:
+        return ""
+    vr, raw = item
+    if vr in _TEXT_VRS:
+        if fast is not None:
+            text = raw.decode(fast, errors="replace")
+        elif vr == "PN":
+            text = str(PersonName(raw).decode(encodings))
+        else:
+            text = decode_bytes(raw, encodings or ["iso8859"], {9, 10, 12, 13})
+    else:
+        text = raw.decode("ascii", errors="replace")
+    return text.strip(" \0")
+
+
+def _int(text: str) -> int | None:
+    text = text.split("\\")[0].strip()
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return int(float(text))
+        except ValueError:
+            return None
+
+
+def _header(source: str, size: int, part10: bool, ts: str, get: Callable[[str], str]) -> HeaderResult:
+    missing = [k for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID") if not get(k)]
+    if missing:
+        return FileProblem(source, "failed", f"missing {', '.join(missing)}")
+    return InstanceHeader(
+        source=source, size=size, part10=part10, transfer_syntax=ts,
+        # empty trailing components and groups carry no meaning (PS3.5 6.2.1.1): "A^B=" is "A^B"
+        patient_name=get("PatientName").rstrip("=^ "), patient_id=get("PatientID"),
+        issuer=get("IssuerOfPatientID"),
+        birth_date=get("PatientBirthDate"), sex=get("PatientSex"),
+        study_uid=get("StudyInstanceUID"), study_date=get("StudyDate"), study_time=get("StudyTime"),
+        study_description=get("StudyDescription"), accession=get("AccessionNumber"),
+        referring_physician=get("ReferringPhysicianName").rstrip("=^ "), study_id=get("StudyID"),
+        series_uid=get("SeriesInstanceUID"), series_number=_int(get("SeriesNumber")),
+        series_description=get("SeriesDescription"), modality=get("Modality"),
+        body_part=get("BodyPartExamined"), frame_of_reference_uid=get("FrameOfReferenceUID"),
+        sop_uid=get("SOPInstanceUID"), sop_class_uid=get("SOPClassUID"),
+        instance_number=_int(get("InstanceNumber")), frames=_int(get("NumberOfFrames")) or 1,
+    )
+
+
+def _fast(f: BinaryIO, size: int, source: str) -> HeaderResult:
+    r = _Reader(f, size)
+    head = r.buf
+    if head[:4] == b"PK\x03\x04":  # a ZIP archive (PKZIP APPNOTE 4.3.7): the importer opens it
+        return FileProblem(source, "archive", "a ZIP archive")
+    if len(head) < 132 or head[128:132] != b"DICM":
+        raise _Fallback("no preamble")
+    meta: dict[int, tuple[str, bytes]] = {}
+    pos = 132
+    while pos + 8 <= size:  # File Meta Information: group 0002, always Explicit VR LE (PS3.10 7.1)
+        (group,) = struct.unpack("<H", r.get(pos, 2))
+        if group != 0x0002:
+            break
+        vr = r.get(pos + 4, 2)
+        if vr in _LONG_VRS:
+            (length,) = struct.unpack("<I", r.get(pos + 8, 4))
+            hdr = 12
+        else:
+            (length,) = struct.unpack("<H", r.get(pos + 6, 2))
+            hdr = 8
+        (tag,) = struct.unpack("<I", r.get(pos, 4))
+        tag = (tag & 0xFFFF) << 16 | tag >> 16
+        if tag in (0x00020002, 0x00020010):
+            meta[tag] = ("UI", r.get(pos + hdr, length))
+        pos += hdr + length
+    ts = meta.get(0x00020010, ("UI", b""))[1].decode("ascii", "replace").strip(" \0")
+    sop_class_meta = meta.get(0x00020002, ("UI", b""))[1].decode("ascii", "replace").strip(" \0")
+    if sop_class_meta == MEDIA_STORAGE_DIRECTORY:
+        return FileProblem(source, "skipped", "a DICOMDIR (a directory of the media, not an instance)")
+    if not ts or ts in _SLOW_SYNTAXES:
+        raise _Fallback(f"transfer syntax {ts!r}")
+    explicit = ts != IMPLICIT_LE
+    values: dict[int, tuple[str, bytes]] = {}
+    _, pixel_at = _walk(r, pos, explicit, size, values, stop_at_pixels=True)
+    if pixel_at is not None:
+        _check_pixel_data(r, pixel_at, explicit)
+    charset = _text(values, "SpecificCharacterSet", None, "ascii")
+    fast = _FAST_CHARSETS.get(charset)
+    encodings = None if fast else convert_encodings([c.strip() for c in charset.split("\\")])
+    if 0x00080016 not in values and sop_class_meta:
+        values[0x00080016] = ("UI", sop_class_meta.encode())
+    return _header(source, size, True, ts, lambda k: _text(values, k, encodings, fast))
+
+
+def _check_pixel_data(r: _Reader, pos: int, explicit: bool) -> None:
+    if explicit:
+        (length,) = struct.unpack("<I", r.get(pos + 8, 4))
+        value_at = pos + 12
+    else:
+        (length,) = struct.unpack("<I", r.get(pos + 4, 4))
+        value_at = pos + 8
+    if length != _UNDEFINED:
+        if value_at + length > r.size:
+            raise _Truncated(f"truncated: pixel data needs {length} bytes from byte {value_at}, "
+                             f"the file has {r.size}")
+        return
+    tail_at = max(value_at, r.size - 256)  # trailing padding may follow the delimiter
+    if _SEQ_DELIMITER not in r.get(tail_at, r.size - tail_at):
+        raise _Truncated("truncated: encapsulated pixel data has no Sequence Delimitation Item "
+                         "(PS3.5 A.4) at the end of the file")
+
+
+def header_from_dataset(ds: Dataset, source: str, size: int) -> HeaderResult:
+    """The index attributes of an already-parsed dataset (network receipts, fallbacks)."""
+    meta = getattr(ds, "file_meta", None) or Dataset()
+    if meta.get("MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
+        return FileProblem(source, "skipped", "a DICOMDIR (a directory of the media, not an instance)")
+
+    def get(keyword: str) -> str:
+        if keyword == "SOPClassUID" and "SOPClassUID" not in ds:
+            return str(meta.get("MediaStorageSOPClassUID", ""))
+        value = ds.get(keyword)
+        if value is None or value == "":
+            return ""
+        if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+            return "\\".join(str(v) for v in value).strip(" \0")
+        return str(value).strip(" \0")
+
+    part10 = is_part10(ds) if hasattr(ds, "preamble") else True
+    ts = str(meta.get("TransferSyntaxUID", IMPLICIT_LE))
+    return _header(source, size, part10, ts, get)
+
+
+def read_index_header(path: str | os.PathLike[str]) -> HeaderResult:
+    """Index attributes of the file at ``path``, or why it cannot be indexed.
+
+    Non-DICOM files (and DICOMDIRs) come back as ``skipped``; unreadable, corrupt and truncated
+    DICOM files as ``failed`` with a reason a user can act on.
+    """
+    source = str(path)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            try:
+                return _fast(f, size, source)
+            except _Truncated as exc:
+                return FileProblem(source, "failed", str(exc))
+            except (_Fallback, struct.error, UnicodeDecodeError, LookupError):
+                pass
+    except OSError as exc:
+        return FileProblem(source, "failed", f"cannot read: {exc.strerror or exc}")
+    return _slow(Path(path), size, source)
+
+
+def _slow(path: Path, size: int, source: str) -> HeaderResult:
+    try:
+        ds = read_header(path)
+    except DicomReadError as exc:
+        kind = "skipped" if exc.reason.startswith("not a DICOM file") else "failed"
+        return FileProblem(source, kind, exc.reason)
+    return header_from_dataset(ds, source, size)
+
+
+def read_index_header_bytes(data: bytes, source: str, scratch: Path) -> HeaderResult:
+    """Like :func:`read_index_header` for bytes in memory (a ZIP member).
+
+    The pydicom fallback needs a file; ``scratch`` is a path it may write and remove.
+    """
+    try:
+        return _fast(io.BytesIO(data), len(data), source)
+    except _Truncated as exc:
+        return FileProblem(source, "failed", str(exc))
+    except (_Fallback, struct.error, UnicodeDecodeError, LookupError):
+        pass
+    scratch.write_bytes(data)
+    try:
+        result = _slow(scratch, len(data), source)
+    finally:
+        scratch.unlink(missing_ok=True)
+    if isinstance(result, FileProblem):
+        return FileProblem(source, result.kind, result.reason.replace(str(scratch), source))
+    return result
+
+
+def read_index_headers(paths: list[str]) -> list[HeaderResult]:
+    """A chunk of files, for a worker process (one round trip per chunk)."""
+    return [read_index_header(p) for p in paths]

@@ -1,0 +1,202 @@
+"""The import pipeline: list the sources, read headers on every core, commit in batches.
+
+Header reading is CPU-bound Python, so with enough files it runs in worker processes (the
+GIL would serialise threads); the parent only writes files and the index. Workers start
+through ``forkserver`` (``spawn`` where there is none), never ``fork``: the GUI and the
+network layer run threads, and forking a threaded process can deadlock the child.
+
+Each batch is committed before the next is read (see :class:`viewer.store.store.Store`), so
+a cancelled or killed import keeps every finished batch, and ``on_batch`` lets the browser
+show studies while the rest is still being read.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from viewer.core.tasks import CancelToken, ProgressCallback
+from viewer.store.headers import (
+    FileProblem,
+    HeaderResult,
+    read_index_header,
+    read_index_header_bytes,
+    read_index_headers,
+)
+from viewer.store.records import FileIssue, ImportReport
+from viewer.store.sources import list_sources, zip_members
+
+if TYPE_CHECKING:
+    from viewer.store.store import Item, Store
+
+BATCH = 100  # instances per transaction: ~1 commit per 50 MB of CT, frequent browser updates
+POOL_MIN_FILES = 200  # below this, starting workers costs more than it saves
+CHUNK = 64  # files per worker round trip
+MAX_ZIP_MEMBER = 2 << 30  # refuse to inflate a member beyond 2 GiB into memory
+
+
+def worker_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+class Importer:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        link: bool,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        on_batch: Callable[[list[str]], None] | None,
+    ) -> None:
+        self.store = store
+        self.link = link
+        self.progress = progress
+        self.cancel = cancel or CancelToken()
+        self.on_batch = on_batch
+        self.report = ImportReport()
+        self.total = 0
+        self._batch: list[Item] = []
+
+    def run(self, paths: list[Path]) -> ImportReport:
+        report = self.report
+        listing = list_sources(paths)
+        report.warnings.extend(listing.warnings)
+        for missing in listing.missing:
+            report.scanned += 1
+            report.failed += 1
+            report.failures.append(FileIssue(missing, "no such file or folder"))
+        self.total = len(listing.files) + len(listing.missing)
+        archives = list(listing.archives)
+        self._report("reading headers")
+        for result in self._headers([str(p) for p in listing.files]):
+            if isinstance(result, FileProblem) and result.kind == "archive":
+                archives.append(Path(result.source))
+                self.total -= 1
+                continue
+            self._take(result, Path(result.source), None)
+            if self.cancel.cancelled:
+                break
+        self._flush()
+        for archive in archives:
+            if self.cancel.cancelled:
+                break
+            self._import_zip(archive)
+        report.cancelled = self.cancel.cancelled
+        self._report("cancelled" if report.cancelled else "done")
+        return report
+
+    # --- steps ---------------------------------------------------------------------------
+
+    def _take(self, result: HeaderResult, path: Path | None, data: bytes | None) -> None:
+        from viewer.store.store import Item
+
+        report = self.report
+        report.scanned += 1
+        if isinstance(result, FileProblem):
+            issue = FileIssue(result.source, result.reason)
+            if result.kind == "failed":
+                report.failed += 1
+                report.failures.append(issue)
+            else:  # skipped, or an archive inside an archive
+                report.skipped += 1
+                report.skipped_files.append(issue if result.kind == "skipped"
+                                            else FileIssue(result.source, "a ZIP inside a ZIP (not opened)"))
+            return
+        if not result.part10:
+            report.warnings.append(f"{result.source}: no DICOM preamble or File Meta Information "
+                                   f"(PS3.10 7.1); read as Implicit VR Little Endian (PS3.5 10.1)")
+        self._batch.append(Item(result, path=path, data=data, link=self.link and data is None))
+        if len(self._batch) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        studies = self.store._commit(batch, self.report, source="import")
+        self._report("importing")
+        if studies and self.on_batch is not None:
+            self.on_batch(studies)
+
+    def _report(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(self.report.progress(self.total, message))
+
+    def _import_zip(self, archive: Path) -> None:
+        if self.link:
+            self.report.warnings.append(f"{archive}: files inside a ZIP cannot be linked; copied instead")
+        try:
+            with tempfile.TemporaryDirectory(prefix="lightbox-zip-") as scratch_dir:
+                scratch = Path(scratch_dir) / "member"
+                for source, zf, info in zip_members(archive):
+                    if self.cancel.cancelled:
+                        break
+                    self.total += 1
+                    if info.file_size > MAX_ZIP_MEMBER:
+                        self._take(FileProblem(source, "failed", "member too large to import from the ZIP"),
+                                   None, None)
+                        continue
+                    try:
+                        data = zf.read(info)
+                    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError) as exc:
+                        self._take(FileProblem(source, "failed", f"cannot extract: {exc}"), None, None)
+                        continue
+                    self._take(read_index_header_bytes(data, source, scratch), None, data)
+                self._flush()
+        except (zipfile.BadZipFile, OSError) as exc:
+            self.report.scanned += 1
+            self.report.failed += 1
+            self.report.failures.append(FileIssue(str(archive), f"cannot open the ZIP archive: {exc}"))
+
+    def _headers(self, files: list[str]) -> Iterator[HeaderResult]:
+        """Header results in file order; in worker processes when there are many files."""
+        workers = worker_count()
+        if len(files) < POOL_MIN_FILES or workers < 2:
+            for f in files:
+                if self.cancel.cancelled:
+                    return
+                yield read_index_header(f)
+            return
+        chunks = [files[i:i + CHUNK] for i in range(0, len(files), CHUNK)]
+        done = 0
+        try:
+            with _pool(workers) as pool:
+                futures: list[Future[list[HeaderResult]]] = [
+                    pool.submit(read_index_headers, c) for c in chunks
+                ]
+                try:
+                    for fut in futures:
+                        if self.cancel.cancelled:
+                            break
+                        results = fut.result()
+                        done += 1
+                        yield from results
+                finally:
+                    for fut in futures:
+                        fut.cancel()
+        except (BrokenProcessPool, OSError) as exc:
+            self.report.warnings.append(f"worker processes failed ({exc}); reading headers in this process")
+            for chunk in chunks[done:]:
+                for f in chunk:
+                    if self.cancel.cancelled:
+                        return
+                    yield read_index_header(f)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["viewer.store.headers"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)

@@ -1,0 +1,82 @@
+"""The index schema as numbered migrations, applied in order under ``PRAGMA user_version``.
+
+A user's cache outlives Lightbox versions: a new version appends a migration here and never
+edits a released one, so opening an old index upgrades it in place (in one transaction per
+step) instead of discarding what the user imported.
+"""
+
+from __future__ import annotations
+
+# MIGRATIONS[i] takes the schema from version i to i + 1.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: patient -> study -> series -> instance, plus the journal of files being written.
+    """
+    CREATE TABLE patient (
+        id          INTEGER PRIMARY KEY,
+        patient_key TEXT NOT NULL UNIQUE,   -- ID + issuer, or name + birth date when no ID
+        patient_id  TEXT NOT NULL,
+        issuer      TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        name_folded TEXT NOT NULL,          -- case/accent folded, for search and priors
+        birth_date  TEXT NOT NULL,
+        sex         TEXT NOT NULL
+    );
+    CREATE INDEX patient_by_id ON patient(patient_id);
+    CREATE INDEX patient_by_name ON patient(name_folded, birth_date);
+
+    CREATE TABLE study (
+        id          INTEGER PRIMARY KEY,
+        study_uid   TEXT NOT NULL UNIQUE,
+        patient     INTEGER NOT NULL REFERENCES patient(id) ON DELETE CASCADE,
+        study_date  TEXT NOT NULL,
+        study_time  TEXT NOT NULL,
+        description TEXT NOT NULL,
+        accession   TEXT NOT NULL,
+        referring   TEXT NOT NULL,
+        study_id    TEXT NOT NULL,
+        added_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    );
+    CREATE INDEX study_by_patient ON study(patient);
+    CREATE INDEX study_by_date ON study(study_date);
+    CREATE INDEX study_by_accession ON study(accession);
+
+    CREATE TABLE series (
+        id            INTEGER PRIMARY KEY,
+        series_uid    TEXT NOT NULL UNIQUE,
+        study         INTEGER NOT NULL REFERENCES study(id) ON DELETE CASCADE,
+        number        INTEGER,
+        description   TEXT NOT NULL,
+        modality      TEXT NOT NULL,
+        body_part     TEXT NOT NULL,
+        frame_of_ref  TEXT NOT NULL
+    );
+    CREATE INDEX series_by_study ON series(study);
+    CREATE INDEX series_by_modality ON series(modality);
+
+    CREATE TABLE instance (
+        id              INTEGER PRIMARY KEY,
+        sop_uid         TEXT NOT NULL UNIQUE,
+        series          INTEGER NOT NULL REFERENCES series(id) ON DELETE CASCADE,
+        sop_class_uid   TEXT NOT NULL,
+        instance_number INTEGER,
+        transfer_syntax TEXT NOT NULL,
+        frames          INTEGER NOT NULL,
+        path            TEXT NOT NULL,      -- relative to the home when managed, absolute when linked
+        size            INTEGER NOT NULL,
+        storage         TEXT NOT NULL CHECK (storage IN ('copy', 'link')),
+        source          TEXT NOT NULL,      -- 'import', 'network', ...
+        added_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    );
+    CREATE INDEX instance_by_series ON instance(series);
+
+    -- Managed files being written: committed before the file appears, removed in the same
+    -- transaction that indexes it. After a crash, an entry of a dead process marks a file
+    -- (or temp file) that nothing indexes: recovery deletes it.
+    CREATE TABLE pending_file (
+        path TEXT PRIMARY KEY,              -- relative to the home
+        pid  INTEGER NOT NULL
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,606 @@
+"""The local cache: one SQLite index plus the managed files, shared by the GUI, the CLI and the
+network layer.
+
+Every instance enters through :meth:`Store._commit`, whatever its origin (an import batch,
+a C-STORE received by the storage SCP, a C-GET), so deduplication, atomic writes and crash
+recovery are written once:
+
+1. each instance is classified against the index and the batch: new, duplicate (same SOP
+   Instance UID, same content) or conflict (same UID, different content; the first is kept);
+2. the managed paths of the new ones are journalled in ``pending_file`` and committed;
+3. the files are written (temp, fsync, rename);
+4. one transaction indexes them and clears the journal.
+
+A process killed anywhere in 2-4 leaves journal entries of a dead process; :meth:`recover`
+(run by :meth:`open` and before every import) deletes the files nothing indexes. The index
+therefore never points at a missing or half-written managed file, and no orphan survives.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import io
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from viewer.core.errors import DicomReadError, StoreError
+from viewer.core.reading import read_dataset
+from viewer.core.tasks import CancelToken, ProgressCallback
+from viewer.store.db import Database
+from viewer.store.headers import FileProblem, InstanceHeader, header_from_dataset
+from viewer.store.layout import (
+    STORE_DIR,
+    copy_atomic,
+    managed_relpath,
+    remove_empty_parents,
+    temp_path,
+    write_atomic,
+)
+from viewer.store.names import fold
+from viewer.store.records import (
+    CONFLICT,
+    DUPLICATE,
+    IMPORTED,
+    STORAGE_COPY,
+    STORAGE_LINK,
+    DiskUsage,
+    FileIssue,
+    ImportReport,
+    InstanceRow,
+    PatientRow,
+    PriorRow,
+    SeriesRow,
+    StudyQuery,
+    StudyRow,
+)
+
+INDEX_FILE = "index.sqlite"
+WRITER_THREADS = 4  # file copies are I/O bound and release the GIL
+
+
+@dataclass
+class Item:
+    """One instance on its way into the cache."""
+
+    header: InstanceHeader
+    path: Path | None = None  # a file on disk
+    data: bytes | None = None  # or its bytes in memory (ZIP member, network receipt), Part 10
+    link: bool = False  # index ``path`` in place instead of copying it
+
+
+@dataclass(eq=False)  # identity semantics: plans are tracked in sets
+class _Planned:
+    item: Item
+    stored_path: str  # as recorded in the index
+    storage: str
+    size: int = 0
+
+
+class Store:
+    """The cache under one Lightbox home. Thread-safe; open it once per process."""
+
+    def __init__(self, home: Path, db: Database) -> None:
+        self.home = home
+        self._db = db
+        self._writers: ThreadPoolExecutor | None = None
+        self._writers_lock = threading.Lock()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, home: Path) -> Store:
+        """Open (creating or upgrading) the cache at ``home`` and clean up after any crash."""
+        home = Path(home).expanduser().resolve()
+        try:
+            (home / STORE_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{home}: cannot create the cache folder: {exc.strerror or exc}") from exc
+        store = cls(home, Database(home / INDEX_FILE))
+        store.recover()
+        return store
+
+    def close(self) -> None:
+        with self._writers_lock:
+            if self._writers is not None:
+                self._writers.shutdown(wait=True)
+                self._writers = None
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def index_path(self) -> Path:
+        return self._db.path
+
+    def recover(self) -> int:
+        """Delete managed files that a crashed writer left unindexed; return how many."""
+        removed = 0
+        with self._db.write() as conn:
+            for rel, pid in conn.execute("SELECT path, pid FROM pending_file").fetchall():
+                if _alive(pid):
+                    continue
+                final = self.home / rel
+                indexed = conn.execute(
+                    "SELECT 1 FROM instance WHERE path = ? AND storage = 'copy'", (rel,)
+                ).fetchone()
+                if not indexed and final.exists():
+                    final.unlink()
+                    removed += 1
+                final.with_name(f"{final.name}.{pid}.part").unlink(missing_ok=True)
+                remove_empty_parents(final, self.home / STORE_DIR)
+                conn.execute("DELETE FROM pending_file WHERE path = ?", (rel,))
+        return removed
+
+    # --- adding instances ----------------------------------------------------------------
+
+    def import_paths(
+        self,
+        paths: list[Path],
+        *,
+        link: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        on_batch: Callable[[list[str]], None] | None = None,
+    ) -> ImportReport:
+        """Import files, folders, DICOMDIR media and ZIP archives (see :mod:`viewer.store.importer`)."""
+        from viewer.store.importer import Importer
+
+        self.recover()
+        return Importer(self, link=link, progress=progress, cancel=cancel, on_batch=on_batch).run(
+            [Path(p) for p in paths]
+        )
+
+    def add_dataset(self, ds: Dataset, *, source: str = "network") -> str:
+        """Put one received instance into the cache; return "imported", "duplicate" or "conflict".
+
+        Called from network worker threads (storage SCP, C-GET). The dataset is written as a
+        PS3.10 file in its own transfer syntax; an instance whose SOP Instance UID is already
+        cached is a duplicate when its content is the same, else a conflict (the first kept).
+        """
+        header = header_from_dataset(ds, source, 0)
+        if isinstance(header, FileProblem):
+            raise StoreError(f"cannot cache the instance received from {source}: {header.reason}")
+        data = encode_part10(ds)
+        header = _with_size(header, len(data))
+        report = ImportReport()
+        self._commit([Item(header, data=data)], report, source=source)
+        if report.failures:
+            raise StoreError(report.failures[0].reason)
+        return IMPORTED if report.imported else DUPLICATE if report.duplicate else CONFLICT
+
+    def _writer_pool(self) -> ThreadPoolExecutor:
+        with self._writers_lock:
+            if self._writers is None:
+                self._writers = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="lightbox-store")
+            return self._writers
+
+    def _commit(self, items: list[Item], report: ImportReport, *, source: str) -> list[str]:
+        """Classify, write and index a batch; update ``report``; return the studies that grew."""
+        with self._db.write_lock:
+            conn = self._db.connection()
+            plans: list[_Planned] = []
+            stale: list[str] = []
+            in_batch: dict[str, Item] = {}
+            for item in items:
+                h = item.header
+                row = conn.execute("SELECT path, storage FROM instance WHERE sop_uid = ?",
+                                   (h.sop_uid,)).fetchone()
+                if row is not None:
+                    existing = self._resolve(row[0], row[1])
+                    if existing.is_file():
+                        self._classify_known(item, existing, report)
+                        continue
+                    stale.append(h.sop_uid)  # its file vanished (a linked folder moved): re-take it
+                    report.warnings.append(f"{h.source}: replaces an indexed copy whose file is missing")
+                if h.sop_uid in in_batch:
+                    first = in_batch[h.sop_uid]
+                    if _same_content(item, first.path, first.data):
+                        report.duplicate += 1
+                    else:
+                        report.conflict += 1
+                        report.conflicts.append(FileIssue(h.source, _conflict_reason(first.header.source)))
+                    continue
+                in_batch[h.sop_uid] = item
+                if item.link and item.path is not None:
+                    plans.append(_Planned(item, str(item.path.resolve()), STORAGE_LINK, h.size))
+                else:
+                    rel = managed_relpath(h.study_uid, h.series_uid, h.sop_uid)
+                    plans.append(_Planned(item, rel, STORAGE_COPY))
+            to_write = [p for p in plans if p.storage == STORAGE_COPY]
+            if to_write:
+                pid = os.getpid()
+                with self._db.write() as c:
+                    c.executemany("INSERT OR REPLACE INTO pending_file(path, pid) VALUES (?, ?)",
+                                  [(p.stored_path, pid) for p in to_write])
+                written = self._write_files(to_write, report)
+                plans = [p for p in plans if p.storage == STORAGE_LINK or p in written]
+            try:
+                with self._db.write() as c:
+                    for uid in stale:
+                        c.execute("DELETE FROM instance WHERE sop_uid = ?", (uid,))
+                    studies = _index(c, plans, source)
+                    c.executemany("DELETE FROM pending_file WHERE path = ?",
+                                  [(p.stored_path,) for p in to_write])
+            except sqlite3.Error as exc:
+                self._discard(to_write)
+                raise StoreError(f"cannot index the batch in {self._db.path}: {exc}") from exc
+        for p in plans:
+            report.imported += 1
+            report.bytes += p.size
+        for uid in studies:
+            if uid not in report.study_uids:
+                report.study_uids.append(uid)
+        return studies
+
+    def _classify_known(self, item: Item, existing: Path, report: ImportReport) -> None:
+        if _same_content(item, existing, None):
+            report.duplicate += 1
+        else:
+            report.conflict += 1
+            report.conflicts.append(FileIssue(item.header.source, _conflict_reason(str(existing))))
+
+    def _write_files(self, plans: list[_Planned], report: ImportReport) -> set[_Planned]:
+        def write(plan: _Planned) -> tuple[_Planned, BaseException | None]:
+            try:
+                plan.size = _write_managed(plan.item, self.home / plan.stored_path)
+                return plan, None
+            except (OSError, DicomReadError, ValueError, TypeError) as exc:
+                return plan, exc
+
+        done: set[_Planned] = set()
+        failed: list[_Planned] = []
+        pool = self._writer_pool() if len(plans) > 1 else None
+        results = pool.map(write, plans) if pool else map(write, plans)
+        for plan, exc in results:
+            if exc is None:
+                done.add(plan)
+            else:
+                failed.append(plan)
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                report.failed += 1
+                report.failures.append(
+                    FileIssue(plan.item.header.source, f"cannot write to the cache: {reason}"))
+        if failed:
+            self._discard(failed)
+        return done
+
+    def _discard(self, plans: list[_Planned]) -> None:
+        """Remove files written for plans that will not be indexed, and their journal entries."""
+        for p in plans:
+            final = self.home / p.stored_path
+            final.unlink(missing_ok=True)
+            temp_path(final).unlink(missing_ok=True)
+        with self._db.write() as c:
+            c.executemany("DELETE FROM pending_file WHERE path = ?", [(p.stored_path,) for p in plans])
+
+    def _resolve(self, stored: str, storage: str) -> Path:
+        return self.home / stored if storage == STORAGE_COPY else Path(stored)
+
+    # --- queries -------------------------------------------------------------------------
+
+    def patients(self) -> list[PatientRow]:
+        rows = self._db.connection().execute(
+            "SELECT p.patient_id, p.issuer, p.name, p.birth_date, p.sex, "
+            "(SELECT count(*) FROM study WHERE patient = p.id) "
+            "FROM patient p ORDER BY p.name_folded, p.patient_id"
+        ).fetchall()
+        return [PatientRow(*r) for r in rows]
+
+    def studies(self, query: StudyQuery | None = None) -> list[StudyRow]:
+        """Studies matching ``query`` (all when None), newest first."""
+        where, args = _study_filter(query or StudyQuery())
+        sql = f"{_STUDY_SELECT} {'WHERE ' + ' AND '.join(where) if where else ''} {_STUDY_ORDER}"
+        with self._db.snapshot() as conn:
+            return [_study_row(r) for r in conn.execute(sql, args).fetchall()]
+
+    def study(self, study_uid: str) -> StudyRow | None:
+        with self._db.snapshot() as conn:
+            row = conn.execute(f"{_STUDY_SELECT} WHERE st.study_uid = ?", (study_uid,)).fetchone()
+        return _study_row(row) if row else None
+
+    def series(self, study_uid: str) -> list[SeriesRow]:
+        rows = self._db.connection().execute(
+            "SELECT se.series_uid, st.study_uid, se.number, se.description, se.modality, se.body_part, "
+            "se.frame_of_ref, (SELECT count(*) FROM instance WHERE series = se.id) "
+            "FROM series se JOIN study st ON se.study = st.id WHERE st.study_uid = ? "
+            "ORDER BY se.number IS NULL, se.number, se.series_uid",
+            (study_uid,),
+        ).fetchall()
+        return [SeriesRow(*r) for r in rows]
+
+    def instances(self, series_uid: str) -> list[InstanceRow]:
+        """The series' instances with their files, in instance-number order (not geometric)."""
+        return self._instances("se.series_uid = ?", series_uid)
+
+    def study_instances(self, study_uid: str) -> list[InstanceRow]:
+        return self._instances("se.study = (SELECT id FROM study WHERE study_uid = ?)", study_uid)
+
+    def _instances(self, where: str, arg: str) -> list[InstanceRow]:
+        rows = self._db.connection().execute(
+            "SELECT i.sop_uid, se.series_uid, i.sop_class_uid, i.instance_number, i.transfer_syntax, "
+            "i.frames, i.path, i.size, i.storage FROM instance i JOIN series se ON i.series = se.id "
+            f"WHERE {where} ORDER BY se.number IS NULL, se.number, se.series_uid, "
+            "i.instance_number IS NULL, i.instance_number, i.sop_uid",
+            (arg,),
+        ).fetchall()
+        return [
+            InstanceRow(r[0], r[1], r[2], r[3], r[4], r[5], self._resolve(r[6], r[8]), r[7], r[8])
+            for r in rows
+        ]
+
+    def priors(self, study_uid: str) -> list[PriorRow]:
+        """Other studies of the same patient, newest first (see :class:`PriorRow` for ``match``)."""
+        with self._db.snapshot() as conn:
+            target = conn.execute(
+                "SELECT st.id, p.id, p.name_folded, p.birth_date FROM study st "
+                "JOIN patient p ON st.patient = p.id WHERE st.study_uid = ?",
+                (study_uid,),
+            ).fetchone()
+            if target is None:
+                raise StoreError(f"study {study_uid} is not in the cache")
+            study_ref, patient_ref, name, birth = target
+            same = conn.execute(f"{_STUDY_SELECT} WHERE st.patient = ? AND st.id != ? {_STUDY_ORDER}",
+                                (patient_ref, study_ref)).fetchall()
+            similar = []
+            if name and birth:
+                similar = conn.execute(
+                    f"{_STUDY_SELECT} WHERE p.id != ? AND p.name_folded = ? AND p.birth_date = ? "
+                    f"{_STUDY_ORDER}",
+                    (patient_ref, name, birth),
+                ).fetchall()
+        rows = [PriorRow(_study_row(r), "patient id") for r in same]
+        rows += [PriorRow(_study_row(r), "name and birth date") for r in similar]
+        rows.sort(key=lambda p: (p.study.study_date, p.study.study_time), reverse=True)
+        return rows
+
+    def disk_usage(self) -> DiskUsage:
+        rows = self._db.connection().execute(
+            "SELECT st.study_uid, i.storage, sum(i.size) FROM instance i JOIN series se ON i.series = se.id "
+            "JOIN study st ON se.study = st.id GROUP BY st.study_uid, i.storage"
+        ).fetchall()
+        per_study: dict[str, int] = {}
+        managed = linked = 0
+        for uid, storage, size in rows:
+            per_study[uid] = per_study.get(uid, 0) + size
+            if storage == STORAGE_COPY:
+                managed += size
+            else:
+                linked += size
+        return DiskUsage(managed, linked, per_study)
+
+    # --- deletion ------------------------------------------------------------------------
+
+    def delete_study(self, study_uid: str) -> int:
+        """Remove a study from the index and delete its managed files; return files deleted.
+
+        Linked files are never deleted: they belong to the user's folder.
+        """
+        return self._delete("study", study_uid)
+
+    def delete_series(self, series_uid: str) -> int:
+        """Remove a series (and its study/patient when they become empty); return files deleted."""
+        return self._delete("series", series_uid)
+
+    def _delete(self, table: str, uid: str) -> int:
+        column = "st.study_uid" if table == "study" else "se.series_uid"
+        pid = os.getpid()
+        with self._db.write() as conn:
+            if not conn.execute(f"SELECT 1 FROM {table} WHERE {table}_uid = ?", (uid,)).fetchone():
+                raise StoreError(f"{table} {uid} is not in the cache")
+            managed = [r[0] for r in conn.execute(
+                "SELECT i.path FROM instance i JOIN series se ON i.series = se.id "
+                f"JOIN study st ON se.study = st.id WHERE {column} = ? AND i.storage = 'copy'",
+                (uid,),
+            ).fetchall()]
+            # journal the files first: if we die before unlinking them, recovery will
+            conn.executemany("INSERT OR REPLACE INTO pending_file(path, pid) VALUES (?, ?)",
+                             [(p, pid) for p in managed])
+            conn.execute(f"DELETE FROM {table} WHERE {table}_uid = ?", (uid,))
+            conn.execute("DELETE FROM study WHERE NOT EXISTS "
+                         "(SELECT 1 FROM series WHERE series.study = study.id)")
+            conn.execute("DELETE FROM patient WHERE NOT EXISTS "
+                         "(SELECT 1 FROM study WHERE study.patient = patient.id)")
+        for rel in managed:
+            final = self.home / rel
+            final.unlink(missing_ok=True)
+            remove_empty_parents(final, self.home / STORE_DIR)
+        with self._db.write() as conn:
+            conn.executemany("DELETE FROM pending_file WHERE path = ?", [(p,) for p in managed])
+        return len(managed)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill(pid, 0) would terminate on Windows; be conservative
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _with_size(h: InstanceHeader, size: int) -> InstanceHeader:
+    from dataclasses import replace
+
+    return replace(h, size=size)
+
+
+def encode_part10(ds: Dataset) -> bytes:
+    """``ds`` as PS3.10 file bytes, with File Meta Information completed (PS3.10 7.1)."""
+    meta = FileMetaDataset(getattr(ds, "file_meta", None) or FileMetaDataset())
+    if "TransferSyntaxUID" not in meta:
+        pixel = ds.get("PixelData")
+        if pixel is not None and ds["PixelData"].is_undefined_length:
+            raise StoreError("compressed pixel data without a Transfer Syntax UID")
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    copy = Dataset(ds)
+    copy.file_meta = meta
+    copy.preamble = b"\0" * 128
+    buf = io.BytesIO()
+    pydicom.dcmwrite(buf, copy, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def _write_managed(item: Item, final: Path) -> int:
+    h = item.header
+    if item.data is not None and h.part10:
+        data = item.data
+        return write_atomic(final, lambda f: f.write(data))
+    if item.path is not None and h.part10:
+        return copy_atomic(item.path, final)
+    # a dataset without File Meta: store it as a proper Part 10 file (Implicit VR LE, PS3.5 10.1)
+    ds = _dataset_of(item)
+    if "TransferSyntaxUID" not in ds.file_meta:
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    data = encode_part10(ds)
+    return write_atomic(final, lambda f: f.write(data))
+
+
+def _dataset_of(item: Item) -> Dataset:
+    if item.path is not None:
+        return read_dataset(item.path)
+    assert item.data is not None
+    return pydicom.dcmread(io.BytesIO(item.data), force=True)
+
+
+def _same_content(item: Item, other_path: Path | None, other_data: bytes | None) -> bool:
+    """Same bytes, or the same dataset in a different file wrapping (File Meta, preamble)."""
+    try:
+        if item.path is not None and other_path is not None:
+            if filecmp.cmp(item.path, other_path, shallow=False):
+                return True
+        else:
+            mine = item.data if item.data is not None else item.path.read_bytes()  # type: ignore[union-attr]
+            theirs = other_data if other_data is not None else other_path.read_bytes()  # type: ignore[union-attr]
+            if mine == theirs:
+                return True
+        other = (read_dataset(other_path) if other_path is not None
+                 else pydicom.dcmread(io.BytesIO(other_data or b""), force=True))
+        return _dataset_of(item) == other
+    except (OSError, DicomReadError):
+        return False
+
+
+def _conflict_reason(first: str) -> str:
+    return f"same SOP Instance UID as {first} but different content; the first one is kept"
+
+
+def _patient_key(h: InstanceHeader) -> str:
+    if h.patient_id:
+        return f"id:{h.patient_id}|{h.issuer}"
+    return f"name:{fold(h.patient_name)}|{h.birth_date}"
+
+
+def _index(conn: sqlite3.Connection, plans: Iterable[_Planned], source: str) -> list[str]:
+    """Insert the rows for planned instances (creating patient/study/series as needed)."""
+    patients: dict[str, int] = {}
+    studies: dict[str, int] = {}
+    series: dict[str, int] = {}
+    grown: list[str] = []
+    for p in plans:
+        h = p.item.header
+        key = _patient_key(h)
+        if key not in patients:
+            row = conn.execute("SELECT id FROM patient WHERE patient_key = ?", (key,)).fetchone()
+            patients[key] = row[0] if row else conn.execute(
+                "INSERT INTO patient(patient_key, patient_id, issuer, name, name_folded, birth_date, sex) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, h.patient_id, h.issuer, h.patient_name, fold(h.patient_name), h.birth_date, h.sex),
+            ).lastrowid
+        if h.study_uid not in studies:
+            row = conn.execute("SELECT id FROM study WHERE study_uid = ?", (h.study_uid,)).fetchone()
+            studies[h.study_uid] = row[0] if row else conn.execute(
+                "INSERT INTO study(study_uid, patient, study_date, study_time, description, accession, "
+                "referring, study_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (h.study_uid, patients[key], h.study_date, h.study_time, h.study_description, h.accession,
+                 h.referring_physician, h.study_id),
+            ).lastrowid
+        if h.series_uid not in series:
+            row = conn.execute("SELECT id FROM series WHERE series_uid = ?", (h.series_uid,)).fetchone()
+            series[h.series_uid] = row[0] if row else conn.execute(
+                "INSERT INTO series(series_uid, study, number, description, modality, body_part, "
+                "frame_of_ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (h.series_uid, studies[h.study_uid], h.series_number, h.series_description, h.modality,
+                 h.body_part, h.frame_of_reference_uid),
+            ).lastrowid
+        conn.execute(
+            "INSERT INTO instance(sop_uid, series, sop_class_uid, instance_number, transfer_syntax, frames, "
+            "path, size, storage, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (h.sop_uid, series[h.series_uid], h.sop_class_uid, h.instance_number, h.transfer_syntax, h.frames,
+             p.stored_path, p.size, p.storage, source),
+        )
+        if h.study_uid not in grown:
+            grown.append(h.study_uid)
+    return grown
+
+
+_STUDY_SELECT = (
+    "SELECT st.study_uid, p.patient_id, p.issuer, p.name, p.birth_date, p.sex, st.study_date, "
+    "st.study_time, st.description, st.accession, st.referring, st.study_id, "
+    "(SELECT group_concat(DISTINCT modality) FROM series WHERE study = st.id), "
+    "(SELECT count(*) FROM series WHERE study = st.id), "
+    "(SELECT count(*) FROM instance i JOIN series se ON i.series = se.id WHERE se.study = st.id) "
+    "FROM study st JOIN patient p ON st.patient = p.id"
+)
+_STUDY_ORDER = "ORDER BY st.study_date DESC, st.study_time DESC, st.study_uid"
+
+
+def _study_row(r: tuple) -> StudyRow:
+    modalities = tuple(sorted({m for m in (r[12] or "").split(",") if m}))
+    return StudyRow(*r[:12], modalities, r[13], r[14])  # type: ignore[arg-type]
+
+
+def _glob(pattern: str) -> str:
+    """A DICOM wildcard pattern as an SQLite GLOB pattern (``[`` escaped)."""
+    return pattern.replace("[", "[[]")
+
+
+def _study_filter(q: StudyQuery) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    args: list[object] = []
+    if q.patient_name:
+        where.append("pn_match(?, p.name_folded)")
+        args.append(q.patient_name)
+    for value, column in ((q.patient_id, "p.patient_id"), (q.accession, "st.accession")):
+        if value:
+            if "*" in value or "?" in value:
+                where.append(f"{column} GLOB ?")
+                args.append(_glob(value))
+            else:
+                where.append(f"{column} = ?")
+                args.append(value)
+    if q.date_from:
+        where.append("st.study_date >= ?")
+        args.append(q.date_from.replace("-", ""))
+    if q.date_to:
+        where.append("st.study_date <= ?")
+        args.append(q.date_to.replace("-", ""))
+    if q.modality:
+        where.append("EXISTS (SELECT 1 FROM series WHERE study = st.id AND upper(modality) = upper(?))")
+        args.append(q.modality)
+    if q.description:
+        where.append("instr(lower(st.description), lower(?)) > 0")
+        args.append(q.description)
+    return where, args
