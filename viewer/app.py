@@ -19,11 +19,13 @@ def _headless_if_no_display(screenshot: str | None) -> None:
 def run_gui(path: str | None = None, home: str | None = None, screenshot: str | None = None,
             wait: float = 1.0) -> int:
     _headless_if_no_display(screenshot)
-    os.environ["LIGHTBOX_HOME"] = str(lightbox_home(home))
+    home_dir = lightbox_home(home)
+    os.environ["LIGHTBOX_HOME"] = str(home_dir)
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from viewer.store import Store
     from viewer.ui.main_window import MainWindow
     from viewer.ui.screenshot import grab_window
     from viewer.ui.theme import apply_theme
@@ -31,7 +33,8 @@ def run_gui(path: str | None = None, home: str | None = None, screenshot: str | 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Lightbox")
     apply_theme(app)
-    window = MainWindow()
+    store = Store.open(home_dir)
+    window = MainWindow(store, home_dir)
     app.aboutToQuit.connect(window.viewport.shutdown)
     window.show()
     exit_code = 0
@@ -62,4 +65,5 @@ def run_gui(path: str | None = None, home: str | None = None, screenshot: str | 
     if path:
         window.open_path(path)
     app.exec()
+    store.close()
     return exit_code

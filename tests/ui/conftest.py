@@ -8,10 +8,19 @@ from vtkmodules.vtkRenderingCore import vtkCoordinate
 
 
 @pytest.fixture
-def main_window(qtbot):
+def store(lightbox_home):
+    from viewer.store import Store
+
+    store = Store.open(lightbox_home)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def main_window(qtbot, store, lightbox_home):
     from viewer.ui.main_window import MainWindow
 
-    win = MainWindow()
+    win = MainWindow(store, lightbox_home)
     win.quiet_errors = True
     qtbot.addWidget(win)
     win.show()

@@ -1,16 +1,21 @@
-"""The main window: series of the opened study on the left, the viewport on the right."""
+"""The main window: study browser and thumbnails on the left, the viewer in the centre, jobs below.
+
+Everything slow (import, decode, thumbnails, network) runs as a job on the worker pool; the
+window only reacts to results. Window geometry, docks and splitters are remembered in
+``<home>/ui-state.ini``.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -18,108 +23,271 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.pixels.voi import default_window
-from viewer.core.series import SeriesFiles, SeriesScan, find_series
 from viewer.core.volume import Volume, load_volume
+from viewer.store import ImportReport, Store
 from viewer.ui.jobs import WorkerBridge
+from viewer.ui.jobs_panel import Job, JobRunner, JobsPanel
+from viewer.ui.study_browser import StudyBrowser
+from viewer.ui.tag_browser import TagBrowser
+from viewer.ui.thumbnails import ThumbnailStrip
 from viewer.ui.viewport import Viewport
 
 TITLE = "Lightbox"
+NON_IMAGE_MODALITIES = {"SR", "PR", "KO", "REG", "RTSTRUCT", "RTPLAN", "DOC"}
+REMOVABLE_ROOTS = ("/media/", "/run/media/", "/mnt/", "/cdrom")
+
+
+def is_removable(path: Path) -> bool:
+    """Media the user will eject (CD/DVD/USB): import copies, so the cache outlives the medium."""
+    text = str(path.resolve())
+    return text.startswith(REMOVABLE_ROOTS)
+
+
+class _BatchRelay(QObject):
+    """Re-emits the store's per-batch callback (a worker thread) on the GUI thread."""
+
+    committed = Signal(list)
 
 
 class MainWindow(QMainWindow):
-    """Opens files and folders and reads them slice by slice."""
-
     volume_shown = Signal(object)  # the Volume now on screen
     load_failed = Signal(str)
+    import_finished = Signal(object)  # ImportReport
+    study_opened = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, store: Store, home: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(TITLE)
+        self.setAcceptDrops(True)
+        self.store, self.home = store, Path(home)
+        self.quiet_errors = False
         self.workers = WorkerBridge(parent=self)
-        self.series_list = QListWidget()
-        self.series_list.setMinimumWidth(220)
-        self.series_list.itemActivated.connect(self._series_activated)
-        self.series_list.currentItemChanged.connect(lambda item, _prev: self._series_activated(item))
+        self.jobs = JobRunner(self.workers, parent=self)
+        self._relay = _BatchRelay()
+        self._relay.committed.connect(lambda _uids: self.browser.refresh())
+
+        self.browser = StudyBrowser(store)
+        self.thumbnails = ThumbnailStrip(store, self.workers, self.home / "thumbnails")
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.browser)
+        left.addWidget(self.thumbnails)
+        left.setSizes([500, 220])
         self.viewport = Viewport()
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.series_list)
-        splitter.addWidget(self.viewport)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([260, 900])
-        self.setCentralWidget(splitter)
-        self.status = QLabel("Open a DICOM file or folder (Ctrl+O)")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.viewport)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([480, 900])
+        self.setCentralWidget(self.splitter)
+
+        self.jobs_panel = JobsPanel(self.jobs)
+        self.jobs_dock = QDockWidget("Jobs", self)
+        self.jobs_dock.setObjectName("jobs")
+        self.jobs_dock.setWidget(self.jobs_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
+        self.jobs.job_added.connect(lambda _job: self.jobs_dock.show())
+
+        self.status = QLabel("Import a CD, a folder or files (File menu), or drop them here")
         self.statusBar().addWidget(self.status, 1)
+        self.browser.study_selected.connect(self.thumbnails.show_study)
+        self.browser.study_activated.connect(self.open_study)
+        self.browser.series_activated.connect(self.open_series)
+        self.browser.action_requested.connect(self._browser_action)
+        self.thumbnails.series_activated.connect(self.open_series)
         self.viewport.slice_changed.connect(lambda _k: self._update_status())
         self.viewport.window_changed.connect(lambda *_: self._update_status())
-        self._build_menus()
-        self.resize(1200, 800)
-        self._scan: SeriesScan | None = None
+        self._build_actions()
+        self.resize(1400, 900)
+        self._restore_state()
+        self.current_study_uid = ""
 
-    def _build_menus(self) -> None:
+    # --- actions -------------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        def action(text: str, slot, shortcut=None) -> QAction:
+            a = QAction(text, self)
+            if shortcut is not None:
+                a.setShortcut(QKeySequence(shortcut))
+            a.triggered.connect(slot)
+            return a
+
+        open_key = QKeySequence.StandardKey.Open
+        self.import_folder_action = action("Import &folder…", self._choose_folder, open_key)
+        self.import_files_action = action("Import fi&les…", self._choose_files)
+        self.import_zip_action = action("Import &ZIP…", self._choose_zip)
+        self.import_cd_action = action("Import &CD/DVD…", self.import_media, "Ctrl+D")
+        self.tags_action = action("&Tag browser", self.show_tags, "Ctrl+T")
+        quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         file_menu = self.menuBar().addMenu("&File")
-        open_folder = QAction("Open &folder…", self, shortcut=QKeySequence.StandardKey.Open)
-        open_folder.triggered.connect(self._choose_folder)
-        open_file = QAction("Open fi&le…", self)
-        open_file.triggered.connect(self._choose_file)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        for action in (open_folder, open_file):
-            file_menu.addAction(action)
+        for a in (self.import_cd_action, self.import_folder_action, self.import_files_action,
+                  self.import_zip_action):
+            file_menu.addAction(a)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.tags_action)
+        view_menu.addAction(self.jobs_dock.toggleViewAction())
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(action("&Keyboard shortcuts", self.show_shortcuts, "F1"))
+        help_menu.addAction(action("&About Lightbox", self.show_about))
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        for a in (self.import_cd_action, self.import_folder_action, self.tags_action):
+            toolbar.addAction(a)
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Import DICOM folder")
+        if folder:
+            self.import_paths([Path(folder)])
+
+    def _choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Import DICOM files")
+        if paths:
+            self.import_paths([Path(p) for p in paths])
+
+    def _choose_zip(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import ZIP archive", "",
+                                              "ZIP archives (*.zip);;All files (*)")
+        if path:
+            self.import_paths([Path(path)])
+
+    def import_media(self) -> None:
+        """Import every mounted medium that carries a DICOMDIR, else ask for its folder."""
+        media = mounted_dicom_media()
+        if media:
+            self.import_paths(media, link=False)
+            return
+        folder = QFileDialog.getExistingDirectory(self, "No CD/DVD with a DICOMDIR found: choose its folder")
+        if folder:
+            self.import_paths([Path(folder)], link=False)
+
+    # --- import --------------------------------------------------------------------------------
+    def import_paths(self, paths: list[Path], link: bool | None = None, open_first: bool = False) -> Job:
+        """Import ``paths`` as a job; studies appear in the browser batch by batch."""
+        if link is None:
+            link = not any(is_removable(p) for p in paths)
+        title = f"Import {paths[0].name or paths[0]}" + (f" (+{len(paths) - 1})" if len(paths) > 1 else "")
+
+        def work(progress, cancel) -> ImportReport:
+            return self.store.import_paths(paths, link=link, progress=progress, cancel=cancel,
+                                           on_batch=self._relay.committed.emit)
+
+        job = self.jobs.start(title, work)
+
+        def finished(report: ImportReport | None) -> None:
+            self.browser.refresh()
+            if report is None:
+                self._failed(RuntimeError(f"{title} failed: {job.summary}"))
+                return
+            self.status.setText(f"{title}: {job.summary}")
+            self.import_finished.emit(report)
+            if open_first:
+                if report.study_uids:
+                    self.open_study(report.study_uids[0])
+                else:
+                    self._failed(ValueError(f"no DICOM images found in {', '.join(map(str, paths))}"))
+
+        job.finished.connect(finished)
+        return job
+
+    def open_path(self, path: str | Path) -> Job:
+        """``lightbox PATH``: import PATH (CD root, folder, file, ZIP) and open its first study."""
+        return self.import_paths([Path(path)], open_first=True)
 
     # --- opening -------------------------------------------------------------------------------
-    def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder")
-        if folder:
-            self.open_path(folder)
-
-    def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open DICOM file")
-        if path:
-            self.open_path(path)
-
-    def open_path(self, path: str | Path) -> None:
-        """Find the series under ``path`` (in the background) and show the first one."""
-        self.status.setText(f"Scanning {path}…")
-        self.workers.submit(find_series, Path(path), on_done=self._scanned, on_error=self._failed)
-
-    def _scanned(self, scan: SeriesScan) -> None:
-        self._scan = scan
-        self.series_list.clear()
-        for series in scan.series:
-            label = f"{series.modality}  #{series.number if series.number is not None else '–'}  " \
-                    f"{series.description or '(no description)'}\n{len(series.paths)} images"
-            item = QListWidgetItem(label)
-            item.setData(Qt.ItemDataRole.UserRole, series)
-            self.series_list.addItem(item)
-        if not scan.series:
-            self._failed(ValueError(f"no DICOM images found ({len(scan.skipped)} files skipped)"))
+    def open_study(self, study_uid: str) -> None:
+        """Show the study's first image series (by series number)."""
+        self.current_study_uid = study_uid
+        self.browser.select_study(study_uid)
+        series = [s for s in self.store.series(study_uid) if s.modality not in NON_IMAGE_MODALITIES]
+        if not series:
+            self._failed(ValueError("this study has no image series"))
             return
-        self.series_list.setCurrentRow(0)
+        self.study_opened.emit(study_uid)
+        self.open_series(study_uid, series[0].series_uid)
 
-    def _series_activated(self, item: QListWidgetItem | None) -> None:
-        if item is None:
-            return
-        series: SeriesFiles = item.data(Qt.ItemDataRole.UserRole)
-        self.status.setText(f"Loading series #{series.number} ({len(series.paths)} images)…")
-        self.workers.submit(load_volume, series.paths, on_done=self._loaded, on_error=self._failed)
+    def open_series(self, study_uid: str, series_uid: str) -> None:
+        self.current_study_uid = study_uid
+        paths = [row.path for row in self.store.instances(series_uid)]
+        self.status.setText(f"Loading {len(paths)} images…")
+        self.workers.submit(load_volume, paths, on_done=self._loaded, on_error=self._failed)
 
     def _loaded(self, volume: Volume) -> None:
         header = volume.headers[0]
         window = default_window(header, volume.voxels)
-        inverted = header.get("PhotometricInterpretation") == "MONOCHROME1"
+        inverted = str(header.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1"
         self.viewport.show_volume(volume, window, inverted=inverted)
         self._update_status()
         for warning in volume.warnings:
-            self.statusBar().showMessage(warning, 10000)
+            self.statusBar().showMessage(warning, 15000)
         self.volume_shown.emit(volume)
 
     def _failed(self, exc: BaseException) -> None:
         self.status.setText(f"Error: {exc}")
         self.load_failed.emit(str(exc))
-        if self.isVisible() and not getattr(self, "quiet_errors", False):
+        if self.isVisible() and not self.quiet_errors:
             QMessageBox.warning(self, TITLE, str(exc))
+
+    def _browser_action(self, name: str, study_uid: str, series_uid: str) -> None:
+        if name == "Open":
+            if series_uid:
+                self.open_series(study_uid, series_uid)
+            else:
+                self.open_study(study_uid)
+        elif name == "Show tags":
+            self.show_tags(series_uid=series_uid, study_uid=study_uid)
+        elif name == "Delete":
+            answer = QMessageBox.question(self, TITLE, "Delete this study from the local cache? "
+                                          "Files imported in place (linked) are left on disk.")
+            if answer == QMessageBox.StandardButton.Yes:
+                if series_uid:
+                    self.store.delete_series(series_uid)
+                else:
+                    self.store.delete_study(study_uid)
+                self.browser.refresh()
+        else:
+            self.status.setText(f"{name}: not available yet")
+
+    # --- tools ---------------------------------------------------------------------------------
+    def show_tags(self, *_: object, series_uid: str = "", study_uid: str = "") -> TagBrowser | None:
+        """All attributes of the image on screen (or of the chosen series' first image)."""
+        from viewer.core.reading import read_header
+
+        volume = self.viewport.volume
+        if series_uid:
+            rows = self.store.instances(series_uid)
+            header = read_header(rows[0].path) if rows else None
+        elif volume is not None:
+            header = volume.headers[self.viewport.slice_index]
+        else:
+            header = None
+        if header is None:
+            self.status.setText("Open an image to see its tags")
+            return None
+        dialog = TagBrowser(header, parent=self)
+        dialog.show()
+        return dialog
+
+    def show_shortcuts(self) -> None:
+        from viewer.ui.viewport import __doc__ as viewport_doc
+
+        QMessageBox.information(self, "Keyboard shortcuts", viewport_doc or "")
+
+    def show_about(self) -> None:
+        import pydicom
+        import vtkmodules
+        from PySide6 import __version__ as pyside_version
+
+        from viewer import __version__
+
+        try:
+            from viewer.core.codecs import availability_report
+
+            codecs = "\n".join(f"{c}" for c in availability_report())
+        except Exception as exc:  # the report is informative only
+            codecs = f"(decoder report unavailable: {exc})"
+        text = (f"Lightbox {__version__} — GPL-3.0-or-later\n\nQt (PySide6) {pyside_version}\n"
+                f"VTK {vtkmodules.__version__}\npydicom {pydicom.__version__}\n\nDecoders:\n{codecs}")
+        QMessageBox.about(self, "About Lightbox", text)
 
     def _update_status(self) -> None:
         volume = self.viewport.volume
@@ -127,13 +295,58 @@ class MainWindow(QMainWindow):
             return
         center, width = self.viewport.scene.window
         k = self.viewport.slice_index
-        self.status.setText(
-            f"Image {k + 1}/{volume.voxels.shape[0]}   W {width:.0f} / L {center:.0f}   "
-            f"{volume.voxels.shape[2]}×{volume.voxels.shape[1]}"
-        )
+        self.status.setText(f"Image {k + 1}/{volume.voxels.shape[0]}   W {width:.0f} / L {center:.0f}   "
+                            f"{volume.voxels.shape[2]}×{volume.voxels.shape[1]}")
+
+    # --- drag and drop -------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.import_paths(paths)
+            event.acceptProposedAction()
 
     # --- lifetime ------------------------------------------------------------------------------
+    def _settings(self) -> QSettings:
+        return QSettings(str(self.home / "ui-state.ini"), QSettings.Format.IniFormat)
+
+    def _restore_state(self) -> None:
+        settings = self._settings()
+        geometry, state = settings.value("geometry"), settings.value("state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        splitter = settings.value("splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+
     def closeEvent(self, event) -> None:
+        settings = self._settings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("state", self.saveState())
+        settings.setValue("splitter", self.splitter.saveState())
+        settings.sync()
+        for job in self.jobs.jobs:
+            job.cancel()
         self.workers.shutdown()
         self.viewport.shutdown()  # children get no closeEvent: finalize VTK here
         super().closeEvent(event)
+
+
+def mounted_dicom_media() -> list[Path]:
+    """Roots of mounted removable media that carry a DICOMDIR (PS3.10 file sets)."""
+    found = []
+    for root in ("/media", "/run/media", "/mnt", "/cdrom"):
+        if not os.path.isdir(root):
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            if dirpath.count(os.sep) - root.count(os.sep) >= 3:
+                dirnames[:] = []
+            if any(name.upper() == "DICOMDIR" for name in filenames):
+                found.append(Path(dirpath))
+                dirnames[:] = []
+    return found
