@@ -37,6 +37,8 @@ def run_gui(path: str | None = None, home: str | None = None, screenshot: str | 
     window = MainWindow(store, home_dir)
     app.aboutToQuit.connect(window.viewport.shutdown)
     window.show()
+    if not screenshot:
+        window.start_storage_scp()
     exit_code = 0
 
     if screenshot:

@@ -27,6 +27,7 @@ from viewer.core.volume import Volume, load_volume
 from viewer.store import ImportReport, Store
 from viewer.ui.jobs import WorkerBridge
 from viewer.ui.jobs_panel import Job, JobRunner, JobsPanel
+from viewer.ui.qr_panel import QueryRetrievePanel
 from viewer.ui.study_browser import StudyBrowser
 from viewer.ui.tag_browser import TagBrowser
 from viewer.ui.thumbnails import ThumbnailStrip
@@ -87,6 +88,14 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
         self.jobs.job_added.connect(lambda _job: self.jobs_dock.show())
 
+        self.qr_panel = QueryRetrievePanel(store, self.home, self.workers, self.jobs)
+        self.qr_panel.cache_changed.connect(lambda _uid: self.browser.refresh())
+        self.qr_dock = QDockWidget("Query / Retrieve", self)
+        self.qr_dock.setObjectName("query-retrieve")
+        self.qr_dock.setWidget(self.qr_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.qr_dock)
+        self.qr_dock.hide()
+
         self.status = QLabel("Import a CD, a folder or files (File menu), or drop them here")
         self.statusBar().addWidget(self.status, 1)
         self.browser.study_selected.connect(self.thumbnails.show_study)
@@ -116,6 +125,9 @@ class MainWindow(QMainWindow):
         self.import_zip_action = action("Import &ZIP…", self._choose_zip)
         self.import_cd_action = action("Import &CD/DVD…", self.import_media, "Ctrl+D")
         self.tags_action = action("&Tag browser", self.show_tags, "Ctrl+T")
+        self.qr_action = self.qr_dock.toggleViewAction()
+        self.qr_action.setText("&Query/Retrieve")
+        self.qr_action.setShortcut(QKeySequence("Ctrl+R"))
         quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         file_menu = self.menuBar().addMenu("&File")
         for a in (self.import_cd_action, self.import_folder_action, self.import_files_action,
@@ -126,12 +138,14 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.tags_action)
         view_menu.addAction(self.jobs_dock.toggleViewAction())
+        network_menu = self.menuBar().addMenu("&Network")
+        network_menu.addAction(self.qr_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(action("&Keyboard shortcuts", self.show_shortcuts, "F1"))
         help_menu.addAction(action("&About Lightbox", self.show_about))
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
-        for a in (self.import_cd_action, self.import_folder_action, self.tags_action):
+        for a in (self.import_cd_action, self.import_folder_action, self.qr_action, self.tags_action):
             toolbar.addAction(a)
 
     def _choose_folder(self) -> None:
@@ -247,6 +261,24 @@ class MainWindow(QMainWindow):
         else:
             self.status.setText(f"{name}: not available yet")
 
+    # --- network -------------------------------------------------------------------------------
+    def start_storage_scp(self) -> str:
+        """Start our storage SCP (C-MOVE results, modality pushes) into the cache; returns a status."""
+        from viewer.net.storescp import StorageSCP
+        from viewer.services.network import CacheSink
+
+        local = self.qr_panel.config.local
+        scp = StorageSCP(local, CacheSink(self.store, "storage SCP", self.qr_panel._relay.added.emit))
+        try:
+            scp.start()
+        except Exception as exc:  # port taken, no permission: say so, keep the viewer usable
+            message = f"Storage SCP not started: {exc}"
+        else:
+            self.qr_panel.scp = scp
+            message = f"Storage SCP {local.ae_title} listening on port {scp.port}"
+        self.statusBar().showMessage(message, 15000)
+        return message
+
     # --- tools ---------------------------------------------------------------------------------
     def show_tags(self, *_: object, series_uid: str = "", study_uid: str = "") -> TagBrowser | None:
         """All attributes of the image on screen (or of the chosen series' first image)."""
@@ -332,6 +364,8 @@ class MainWindow(QMainWindow):
         settings.sync()
         for job in self.jobs.jobs:
             job.cancel()
+        if self.qr_panel.scp is not None:
+            self.qr_panel.scp.stop()
         self.workers.shutdown()
         self.viewport.shutdown()  # children get no closeEvent: finalize VTK here
         super().closeEvent(event)

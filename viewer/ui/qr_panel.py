@@ -1,0 +1,263 @@
+"""The query/retrieve panel: pick a PACS node, verify it, search it, pull studies into the cache.
+
+Every network call runs on the worker pool (searches) or as a job (retrieves), so the window
+stays responsive; retrieved instances go through the cache sink and the study browser is
+refreshed while they arrive.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from viewer.core.annotations import display_name
+from viewer.net.echo import echo
+from viewer.net.find import FindQuery, find_all
+from viewer.net.nodes import NetConfig, RemoteNode, load_config
+from viewer.net.storescp import StorageSCP
+from viewer.services.network import retrieve_to_cache
+from viewer.store import Store
+from viewer.ui.jobs import WorkerBridge
+from viewer.ui.jobs_panel import Job, JobRunner
+from viewer.ui.study_browser import MODALITIES, format_date
+
+STUDY_COLUMNS = ("Patient", "Patient ID", "Study date", "Modalities", "Description", "Accession", "Series",
+                 "Images")
+UID_ROLE = Qt.ItemDataRole.UserRole + 2
+LEVEL_ROLE = Qt.ItemDataRole.UserRole + 3
+
+
+class _AddedRelay(QObject):
+    added = Signal(str)
+
+
+class QueryRetrievePanel(QWidget):
+    """Searches a remote node and retrieves the selection into the local cache."""
+
+    results_ready = Signal(int)  # number of studies found
+    retrieve_finished = Signal(object)  # RetrieveReport (None on error)
+    echo_finished = Signal(str)
+    cache_changed = Signal(str)  # study UID that received instances (throttled)
+
+    def __init__(self, store: Store, home: Path, workers: WorkerBridge, jobs: JobRunner,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store, self.home, self.workers, self.jobs = store, Path(home), workers, jobs
+        self.scp: StorageSCP | None = None
+        self.config = NetConfig()
+        self.node_combo = QComboBox()
+        self.echo_button = QPushButton("Verify")
+        self.echo_button.setToolTip("C-ECHO: check that the node answers")
+        self.node_status = QLabel()
+        self.patient_name = QLineEdit(placeholderText="e.g. DOE^J*")
+        self.patient_id = QLineEdit()
+        self.study_date = QLineEdit(placeholderText="YYYYMMDD or FROM-TO")
+        self.modality = QComboBox()
+        self.modality.addItems(["Any", *MODALITIES[1:]])
+        self.accession = QLineEdit()
+        self.description = QLineEdit()
+        self.search_button = QPushButton("Search")
+        self.search_button.setDefault(True)
+        self.results = QTreeWidget()
+        self.results.setHeaderLabels(STUDY_COLUMNS)
+        self.results.setSortingEnabled(True)
+        self.results.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.results.setAlternatingRowColors(True)
+        self.method = QComboBox()
+        self.method.addItems(["node default", "C-GET", "C-MOVE"])
+        self.retrieve_button = QPushButton("Retrieve selected")
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Node"))
+        top.addWidget(self.node_combo, 1)
+        top.addWidget(self.echo_button)
+        top.addWidget(self.node_status, 2)
+        form = QFormLayout()
+        form.addRow("Patient name", self.patient_name)
+        form.addRow("Patient ID", self.patient_id)
+        form.addRow("Study date", self.study_date)
+        form.addRow("Modality", self.modality)
+        form.addRow("Accession", self.accession)
+        form.addRow("Description", self.description)
+        bottom = QHBoxLayout()
+        bottom.addWidget(QLabel("Method"))
+        bottom.addWidget(self.method)
+        bottom.addStretch(1)
+        bottom.addWidget(self.retrieve_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(form)
+        layout.addWidget(self.search_button)
+        layout.addWidget(self.results, 1)
+        layout.addLayout(bottom)
+        layout.addWidget(self.message)
+
+        self.echo_button.clicked.connect(self.verify)
+        self.search_button.clicked.connect(self.search)
+        for edit in (self.patient_name, self.patient_id, self.study_date, self.accession, self.description):
+            edit.returnPressed.connect(self.search)
+        self.retrieve_button.clicked.connect(self.retrieve_selected)
+        self.results.itemExpanded.connect(self._expand_study)
+        self._relay = _AddedRelay()
+        self._relay.added.connect(self._instance_added)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=300)
+        self._pending_study = ""
+        self._refresh_timer.timeout.connect(lambda: self.cache_changed.emit(self._pending_study))
+        self.reload_nodes()
+
+    # --- nodes ---------------------------------------------------------------------------------
+    def reload_nodes(self) -> None:
+        """Re-read ``nodes.json`` (after settings changed)."""
+        try:
+            self.config = load_config(self.home)
+        except Exception as exc:  # a broken config file must not break the window
+            self.message.setText(str(exc))
+            self.config = NetConfig()
+        current = self.node_combo.currentText()
+        self.node_combo.clear()
+        self.node_combo.addItems(sorted(self.config.nodes))
+        if current in self.config.nodes:
+            self.node_combo.setCurrentText(current)
+        has_nodes = bool(self.config.nodes)
+        for w in (self.echo_button, self.search_button, self.retrieve_button):
+            w.setEnabled(has_nodes)
+        if not has_nodes:
+            self.message.setText("No PACS nodes configured: add one in Settings or with 'lightbox node add'.")
+
+    def node(self) -> RemoteNode:
+        return self.config.nodes[self.node_combo.currentText()]
+
+    def verify(self) -> None:
+        node = self.node()
+        self.node_status.setText("verifying…")
+
+        def done(seconds: float) -> None:
+            text = f"OK, {seconds * 1000:.0f} ms"
+            self.node_status.setText(text)
+            self.echo_finished.emit(text)
+
+        def failed(exc: BaseException) -> None:
+            self.node_status.setText(f"failed: {exc}")
+            self.echo_finished.emit(f"failed: {exc}")
+
+        self.workers.submit(echo, node, self.config.local, on_done=done, on_error=failed)
+
+    # --- search --------------------------------------------------------------------------------
+    def query(self) -> FindQuery:
+        modality = self.modality.currentText()
+        return FindQuery(patient_name=self.patient_name.text().strip(), patient_id=self.patient_id.text().strip(),
+                         study_date=self.study_date.text().strip(),
+                         modality="" if modality == "Any" else modality,
+                         accession=self.accession.text().strip(), description=self.description.text().strip())
+
+    def search(self) -> None:
+        node, query = self.node(), self.query()
+        self.message.setText(f"Searching {node.name}…")
+        self.search_button.setEnabled(False)
+
+        def done(studies: list[Dataset]) -> None:
+            self.search_button.setEnabled(True)
+            self.show_studies(studies)
+            self.message.setText(f"{len(studies)} studies on {node.name}")
+            self.results_ready.emit(len(studies))
+
+        def failed(exc: BaseException) -> None:
+            self.search_button.setEnabled(True)
+            self.message.setText(f"Search failed: {exc}")
+            self.results_ready.emit(-1)
+
+        self.workers.submit(find_all, node, "STUDY", query, None, self.config.local, on_done=done, on_error=failed)
+
+    def show_studies(self, studies: list[Dataset]) -> None:
+        self.results.clear()
+        for ds in studies:
+            item = QTreeWidgetItem([
+                display_name(ds.get("PatientName")), str(ds.get("PatientID", "")),
+                format_date(str(ds.get("StudyDate", ""))), "/".join(_values(ds.get("ModalitiesInStudy"))),
+                str(ds.get("StudyDescription", "")), str(ds.get("AccessionNumber", "")),
+                str(ds.get("NumberOfStudyRelatedSeries", "")), str(ds.get("NumberOfStudyRelatedInstances", "")),
+            ])
+            item.setData(0, UID_ROLE, str(ds.StudyInstanceUID))
+            item.setData(0, LEVEL_ROLE, "STUDY")
+            item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+            self.results.addTopLevelItem(item)
+        for column in range(len(STUDY_COLUMNS)):
+            self.results.resizeColumnToContents(column)
+
+    def _expand_study(self, item: QTreeWidgetItem) -> None:
+        if item.data(0, LEVEL_ROLE) != "STUDY" or item.childCount():
+            return
+        node, study_uid = self.node(), item.data(0, UID_ROLE)
+
+        def done(series: list[Dataset]) -> None:
+            for ds in sorted(series, key=lambda s: int(s.get("SeriesNumber") or 0)):
+                child = QTreeWidgetItem(item, [
+                    f"#{ds.get('SeriesNumber', '')} {ds.get('SeriesDescription', '')}", "", "",
+                    str(ds.get("Modality", "")), str(ds.get("SeriesDescription", "")), "", "",
+                    str(ds.get("NumberOfSeriesRelatedInstances", "")),
+                ])
+                child.setData(0, UID_ROLE, str(ds.SeriesInstanceUID))
+                child.setData(0, LEVEL_ROLE, "SERIES")
+
+        self.workers.submit(find_all, node, "SERIES", FindQuery(study_uid=study_uid), None, self.config.local,
+                            on_done=done, on_error=lambda exc: self.message.setText(f"Series query failed: {exc}"))
+
+    # --- retrieve ------------------------------------------------------------------------------
+    def retrieve_selected(self) -> list[Job]:
+        jobs = []
+        for item in self.results.selectedItems():
+            if item.data(0, LEVEL_ROLE) == "SERIES":
+                jobs.append(self.retrieve(item.parent().data(0, UID_ROLE), item.data(0, UID_ROLE)))
+            else:
+                jobs.append(self.retrieve(item.data(0, UID_ROLE)))
+        if not jobs:
+            self.message.setText("Select a study or a series to retrieve")
+        return jobs
+
+    def retrieve(self, study_uid: str, series_uid: str | None = None) -> Job:
+        node = self.node()
+        method = {"C-GET": "get", "C-MOVE": "move"}.get(self.method.currentText(), node.retrieve)
+        what = "series" if series_uid else "study"
+        local, scp, relay = self.config.local, self.scp, self._relay
+
+        def work(progress, cancel):
+            return retrieve_to_cache(self.store, node, study_uid, series_uid, method=method, local=local,
+                                     scp=scp, on_added=relay.added.emit, progress=progress, cancel=cancel)
+
+        job = self.jobs.start(f"Retrieve {what} from {node.name} ({method.upper()})", work)
+        job.finished.connect(self._retrieved)
+        return job
+
+    def _retrieved(self, report: object) -> None:
+        self.cache_changed.emit(self._pending_study)
+        self.retrieve_finished.emit(report)
+
+    def _instance_added(self, study_uid: str) -> None:
+        self._pending_study = study_uid
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+
+def _values(value: object) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]  # type: ignore[union-attr]
