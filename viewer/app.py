@@ -32,7 +32,9 @@ def run_gui(path: str | None = None, home: str | None = None, screenshot: str | 
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Lightbox")
-    apply_theme(app)
+    from viewer.core.settings import load_settings
+
+    apply_theme(app, dark=load_settings(home_dir).theme == "dark")
     store = Store.open(home_dir)
     window = MainWindow(store, home_dir)
     app.aboutToQuit.connect(window.viewport.shutdown)

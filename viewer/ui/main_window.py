@@ -28,6 +28,7 @@ from viewer.store import ImportReport, Store
 from viewer.ui.jobs import WorkerBridge
 from viewer.ui.jobs_panel import Job, JobRunner, JobsPanel
 from viewer.ui.qr_panel import QueryRetrievePanel
+from viewer.ui.settings_dialog import SettingsDialog
 from viewer.ui.study_browser import StudyBrowser
 from viewer.ui.tag_browser import TagBrowser
 from viewer.ui.thumbnails import ThumbnailStrip
@@ -129,10 +130,13 @@ class MainWindow(QMainWindow):
         self.qr_action.setText("&Query/Retrieve")
         self.qr_action.setShortcut(QKeySequence("Ctrl+R"))
         quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.settings_action = action("&Settings…", self.show_settings, "Ctrl+,")
         file_menu = self.menuBar().addMenu("&File")
         for a in (self.import_cd_action, self.import_folder_action, self.import_files_action,
                   self.import_zip_action):
             file_menu.addAction(a)
+        file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
@@ -298,6 +302,27 @@ class MainWindow(QMainWindow):
         dialog = TagBrowser(header, parent=self)
         dialog.show()
         return dialog
+
+    def show_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.store, self.home, self.workers, parent=self)
+        dialog.saved.connect(self.apply_settings)
+        dialog.show()
+        return dialog
+
+    def apply_settings(self) -> None:
+        """Re-read settings.json and nodes.json and apply them to the open window."""
+        from PySide6.QtWidgets import QApplication
+
+        from viewer.core.settings import load_settings
+        from viewer.ui.theme import apply_theme
+
+        settings = load_settings(self.home)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, dark=settings.theme == "dark")
+        if self.viewport.annotations_visible != settings.annotations:
+            self.viewport.toggle_annotations()
+        self.qr_panel.reload_nodes()
 
     def show_shortcuts(self) -> None:
         from viewer.ui.viewport import __doc__ as viewport_doc

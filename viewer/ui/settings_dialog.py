@@ -1,0 +1,256 @@
+"""Settings: storage and disk usage, our AE and the PACS nodes, display preferences.
+
+Values are validated by the Qt-free settings objects (``viewer.core.settings``,
+``viewer.net.nodes``) and written under the Lightbox home; the dialog only edits them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from viewer.core.errors import LightboxError
+from viewer.core.presets import BUILTIN
+from viewer.core.settings import THEMES, Settings, load_settings, save_settings
+from viewer.net.echo import echo
+from viewer.net.nodes import LocalSettings, NetConfig, RemoteNode, load_config, save_config
+from viewer.store import Store
+from viewer.ui.jobs import WorkerBridge
+from viewer.ui.study_browser import format_date
+
+NODE_COLUMNS = ("Name", "AE title", "Host", "Port", "Retrieve", "TLS")
+PRESET_COLUMNS = ("Modality", "Name", "Center", "Width", "Key")
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+class SettingsDialog(QDialog):
+    saved = Signal()
+
+    def __init__(self, store: Store, home: Path, workers: WorkerBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.resize(760, 560)
+        self.store, self.home, self.workers = store, Path(home), workers
+        self.settings = load_settings(self.home)
+        self.net = load_config(self.home)
+        tabs = QTabWidget()
+        tabs.addTab(self._storage_tab(), "Storage")
+        tabs.addTab(self._network_tab(), "Network")
+        tabs.addTab(self._display_tab(), "Display")
+        self.tabs = tabs
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(buttons)
+
+    # --- storage -------------------------------------------------------------------------------
+    def _storage_tab(self) -> QWidget:
+        page = QWidget()
+        usage = self.store.disk_usage()
+        studies = {s.study_uid: s for s in self.store.studies()}
+        self.usage_label = QLabel(
+            f"Lightbox home: {self.home}\n(change it with --home DIR or $LIGHTBOX_HOME)\n\n"
+            f"Cache: {human_bytes(usage.total_bytes)} in {len(studies)} studies — "
+            f"{human_bytes(usage.managed_bytes)} managed copies, {human_bytes(usage.linked_bytes)} linked in place")
+        self.usage_table = QTableWidget(0, 3)
+        self.usage_table.setHorizontalHeaderLabels(("Patient", "Study", "Size"))
+        self.usage_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for uid, size in sorted(usage.per_study.items(), key=lambda kv: -kv[1]):
+            study = studies.get(uid)
+            row = self.usage_table.rowCount()
+            self.usage_table.insertRow(row)
+            self.usage_table.setItem(row, 0, QTableWidgetItem(study.patient_name if study else ""))
+            label = f"{format_date(study.study_date)} {study.description}" if study else uid
+            self.usage_table.setItem(row, 1, QTableWidgetItem(label))
+            self.usage_table.setItem(row, 2, QTableWidgetItem(human_bytes(size)))
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.usage_label)
+        layout.addWidget(self.usage_table)
+        return page
+
+    # --- network -------------------------------------------------------------------------------
+    def _network_tab(self) -> QWidget:
+        page = QWidget()
+        local = self.net.local
+        self.local_aet = QLineEdit(local.ae_title)
+        self.local_port = QSpinBox(minimum=1, maximum=65535, value=local.port)
+        self.accept_aets = QLineEdit(" ".join(local.accept_aets), placeholderText="empty: accept any calling AE")
+        form = QFormLayout()
+        form.addRow("Our AE title", self.local_aet)
+        form.addRow("Storage SCP port", self.local_port)
+        form.addRow("Accept pushes from", self.accept_aets)
+        self.nodes_table = QTableWidget(0, len(NODE_COLUMNS))
+        self.nodes_table.setHorizontalHeaderLabels(NODE_COLUMNS)
+        self.nodes_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for node in self.net.nodes.values():
+            self._add_node_row(node)
+        add, remove, verify = QPushButton("Add node"), QPushButton("Remove"), QPushButton("Verify (C-ECHO)")
+        add.clicked.connect(lambda: self._add_node_row(None))
+        remove.clicked.connect(lambda: self.nodes_table.removeRow(self.nodes_table.currentRow()))
+        verify.clicked.connect(self.verify_current)
+        self.verify_status = QLabel()
+        buttons = QHBoxLayout()
+        for b in (add, remove, verify):
+            buttons.addWidget(b)
+        buttons.addWidget(self.verify_status, 1)
+        layout = QVBoxLayout(page)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("PACS nodes"))
+        layout.addWidget(self.nodes_table)
+        layout.addLayout(buttons)
+        return page
+
+    def _add_node_row(self, node: RemoteNode | None) -> None:
+        row = self.nodes_table.rowCount()
+        self.nodes_table.insertRow(row)
+        values = (node.name, node.aet, node.host, str(node.port)) if node else ("PACS", "PACS", "127.0.0.1", "104")
+        for column, value in enumerate(values):
+            self.nodes_table.setItem(row, column, QTableWidgetItem(value))
+        method = QComboBox()
+        method.addItems(["move", "get"])
+        method.setCurrentText(node.retrieve if node else "move")
+        self.nodes_table.setCellWidget(row, 4, method)
+        tls = QCheckBox()
+        tls.setChecked(bool(node and node.tls))
+        self.nodes_table.setCellWidget(row, 5, tls)
+
+    def _node_from_row(self, row: int) -> RemoteNode:
+        text = [self.nodes_table.item(row, c).text().strip() if self.nodes_table.item(row, c) else ""
+                for c in range(4)]
+        try:
+            port = int(text[3])
+        except ValueError:
+            raise LightboxError(f"node {text[0]!r}: port {text[3]!r} is not a number") from None
+        old = self.net.nodes.get(text[0])
+        node = RemoteNode(name=text[0], aet=text[1], host=text[2], port=port,
+                          retrieve=self.nodes_table.cellWidget(row, 4).currentText(),  # type: ignore[arg-type]
+                          tls=self.nodes_table.cellWidget(row, 5).isChecked(),
+                          tls_ca=old.tls_ca if old else None, tls_cert=old.tls_cert if old else None,
+                          tls_key=old.tls_key if old else None)
+        return node
+
+    def verify_current(self) -> None:
+        row = self.nodes_table.currentRow()
+        if row < 0:
+            self.verify_status.setText("Select a node first")
+            return
+        try:
+            node = self._node_from_row(row)
+            local = LocalSettings(ae_title=self.local_aet.text().strip(), port=self.local_port.value())
+        except LightboxError as exc:
+            self.verify_status.setText(str(exc))
+            return
+        self.verify_status.setText(f"verifying {node.name}…")
+        self.workers.submit(echo, node, local,
+                            on_done=lambda s: self.verify_status.setText(f"{node.name}: OK, {s * 1000:.0f} ms"),
+                            on_error=lambda exc: self.verify_status.setText(f"{node.name}: {exc}"))
+
+    # --- display -------------------------------------------------------------------------------
+    def _display_tab(self) -> QWidget:
+        page = QWidget()
+        self.theme = QComboBox()
+        self.theme.addItems(THEMES)
+        self.theme.setCurrentText(self.settings.theme)
+        self.annotations = QCheckBox("Show corner annotations")
+        self.annotations.setChecked(self.settings.annotations)
+        self.presets_table = QTableWidget(0, len(PRESET_COLUMNS))
+        self.presets_table.setHorizontalHeaderLabels(PRESET_COLUMNS)
+        self.presets_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        user = {(p["modality"], p["name"].lower()): p for p in self.settings.user_presets}
+        rows = [{"modality": m, "name": p.name, "center": p.center, "width": p.width, "key": p.key}
+                for m, presets in BUILTIN.items() for p in presets]
+        rows = [user.pop((r["modality"], r["name"].lower()), r) for r in rows] + list(user.values())
+        for entry in rows:
+            self._add_preset_row(entry)
+        add, remove = QPushButton("Add preset"), QPushButton("Remove")
+        add.clicked.connect(lambda: self._add_preset_row({"modality": "CT", "name": "New", "center": 40,
+                                                          "width": 400, "key": ""}))
+        remove.clicked.connect(lambda: self.presets_table.removeRow(self.presets_table.currentRow()))
+        form = QFormLayout()
+        form.addRow("Theme", self.theme)
+        form.addRow("", self.annotations)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(page)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Window/level presets (number keys in the viewer)"))
+        layout.addWidget(self.presets_table)
+        layout.addLayout(buttons)
+        return page
+
+    def _add_preset_row(self, entry: dict) -> None:
+        row = self.presets_table.rowCount()
+        self.presets_table.insertRow(row)
+        for column, key in enumerate(("modality", "name", "center", "width", "key")):
+            value = entry.get(key, "")
+            text = f"{value:g}" if isinstance(value, float | int) else str(value)
+            self.presets_table.setItem(row, column, QTableWidgetItem(text))
+
+    def _presets(self) -> list[dict]:
+        """The preset table as user overrides (only rows that differ from the built-ins)."""
+        builtin = {(m, p.name.lower()): p for m, presets in BUILTIN.items() for p in presets}
+        out = []
+        for row in range(self.presets_table.rowCount()):
+            cell = [self.presets_table.item(row, c).text().strip() for c in range(5)]
+            try:
+                entry = {"modality": cell[0].upper(), "name": cell[1], "center": float(cell[2]),
+                         "width": float(cell[3]), "key": cell[4]}
+            except ValueError:
+                raise LightboxError(f"preset {cell[1]!r}: center and width must be numbers") from None
+            same = builtin.get((entry["modality"], entry["name"].lower()))
+            if same is None or (same.center, same.width, same.key) != (entry["center"], entry["width"], entry["key"]):
+                out.append(entry)
+        return out
+
+    # --- saving --------------------------------------------------------------------------------
+    def save(self) -> None:
+        try:
+            settings = Settings(theme=self.theme.currentText(), annotations=self.annotations.isChecked(),
+                                user_presets=self._presets(), extra=self.settings.extra)
+            net = NetConfig(local=LocalSettings(ae_title=self.local_aet.text().strip(),
+                                                port=self.local_port.value(),
+                                                bind_host=self.net.local.bind_host,
+                                                accept_aets=self.accept_aets.text().split(),
+                                                max_pdu=self.net.local.max_pdu),
+                            dicomweb=dict(self.net.dicomweb))
+            for row in range(self.nodes_table.rowCount()):
+                net.add(self._node_from_row(row))
+        except LightboxError as exc:
+            QMessageBox.warning(self, "Settings", str(exc))
+            return
+        save_settings(self.home, settings)
+        save_config(self.home, net)
+        self.saved.emit()
+        self.accept()
