@@ -17,7 +17,10 @@ from viewer import __version__
 from viewer.core.errors import LightboxError
 
 # One module per command group; each adds its subparsers in register(subparsers).
-COMMAND_MODULES: tuple[str, ...] = ("viewer.cli.view",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "viewer.cli.view",
+    "viewer.cli.store_commands",
+)
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILURE = 0, 1, 2
 
