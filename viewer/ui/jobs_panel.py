@@ -69,7 +69,7 @@ def describe_result(result: Any) -> tuple[str, str, list[str]]:
     if result is None:
         return DONE, "done", []
     failures = list(getattr(result, "failures", []) or [])
-    details = [f"{getattr(f, 'path', '')}: {getattr(f, 'reason', f)}" for f in failures]
+    details = [_issue_text(f) for f in failures]
     for extra in ("conflicts", "skipped_files"):
         details += [f"{extra[:-1].replace('_', ' ')}: {getattr(f, 'path', '')}: {getattr(f, 'reason', f)}"
                     for f in getattr(result, extra, []) or []]
@@ -81,8 +81,15 @@ def describe_result(result: Any) -> tuple[str, str, list[str]]:
     return (DONE if ok else PARTIAL), summary, details
 
 
+def _issue_text(issue: Any) -> str:
+    """A failed item as 'what: why', whether it is a (what, why) pair or has path/reason."""
+    if isinstance(issue, tuple) and len(issue) == 2:
+        return f"{issue[0]}: {issue[1]}"
+    return f"{getattr(issue, 'path', '')}: {getattr(issue, 'reason', issue)}"
+
+
 def _counts(result: Any) -> str:
-    names = ("imported", "duplicate", "conflict", "skipped", "failed", "completed", "warning")
+    names = ("imported", "duplicate", "conflict", "skipped", "failed", "files", "sent", "completed", "warning")
     parts = [f"{getattr(result, n)} {n}" for n in names if isinstance(getattr(result, n, None), int)]
     return ", ".join(parts) or "done"
 

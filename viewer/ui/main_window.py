@@ -262,8 +262,57 @@ class MainWindow(QMainWindow):
                 else:
                     self.store.delete_study(study_uid)
                 self.browser.refresh()
-        else:
-            self.status.setText(f"{name}: not available yet")
+        elif name == "Export…":
+            self.ask_export(study_uid)
+        elif name == "Send to node…":
+            self.ask_send(study_uid, series_uid)
+        elif name == "Compare with prior":
+            self.compare_with_prior(study_uid)
+
+    def ask_export(self, study_uid: str) -> None:
+        from viewer.ui.export_dialog import ExportDialog
+
+        study = self.store.study(study_uid)
+        dialog = ExportDialog(f"{study.patient_name} {study.study_date} {study.description}" if study else study_uid,
+                              parent=self)
+        if dialog.exec() and dialog.destination.text().strip():
+            self.export_study(study_uid, **dialog.options())
+
+    def export_study(self, study_uid: str, **options) -> Job:
+        """Export as a job: folder, DICOMDIR media or ZIP, optionally de-identified."""
+        from viewer.store.export import export_study
+
+        kind = "DICOMDIR" if options.get("dicomdir") else "ZIP" if options.get("as_zip") else "folder"
+        anonymous = " (de-identified)" if options.get("deidentify") else ""
+
+        def work(progress, cancel):
+            return export_study(self.store, study_uid, progress=progress, cancel=cancel, **options)
+
+        return self.jobs.start(f"Export {kind}{anonymous} to {options['dest']}", work)
+
+    def ask_send(self, study_uid: str, series_uid: str = "") -> None:
+        from viewer.ui.export_dialog import SendDialog
+
+        dialog = SendDialog(self.home, "series" if series_uid else "study", parent=self)
+        if dialog.exec() and dialog.nodes.currentText():
+            self.send(study_uid, series_uid, dialog.nodes.currentText())
+
+    def send(self, study_uid: str, series_uid: str, node_name: str) -> Job:
+        """C-STORE a cached study or series to a configured node, as a job."""
+        from viewer.net.nodes import load_config
+        from viewer.services.network import send_from_cache
+
+        config = load_config(self.home)
+        node = config.nodes[node_name]
+
+        def work(progress, cancel):
+            return send_from_cache(self.store, node, study_uid, series_uid or None, local=config.local,
+                                   progress=progress, cancel=cancel)
+
+        return self.jobs.start(f"Send {'series' if series_uid else 'study'} to {node.name}", work)
+
+    def compare_with_prior(self, study_uid: str) -> None:
+        self.status.setText("Compare with prior: not available yet")
 
     # --- network -------------------------------------------------------------------------------
     def start_storage_scp(self) -> str:
