@@ -498,9 +498,14 @@ def _same_content(item: Item, other_path: Path | None, other_data: bytes | None)
                 return True
         other = (read_dataset(other_path) if other_path is not None
                  else pydicom.dcmread(io.BytesIO(other_data or b""), force=True))
-        return _dataset_of(item) == other
+        return _without_group_lengths(_dataset_of(item)) == _without_group_lengths(other)
     except (OSError, DicomReadError):
         return False
+
+
+def _without_group_lengths(ds: Dataset) -> dict:
+    """Elements except group lengths (gggg,0000), retired (PS3.5 7.2) and dropped by writers."""
+    return {elem.tag: elem for elem in ds if elem.tag.element != 0}
 
 
 def _conflict_reason(first: str) -> str:
