@@ -1,25 +1,78 @@
-"""A series as a volume in patient coordinates: voxels plus the affine that places them.
+"""A series as volumes in patient coordinates: voxels plus the affine that places them.
 
-Slices are ordered by Image Position (Patient) projected on the slice normal (PS3.3
-C.7.6.2.1.1), never by file name or Instance Number, and the spacing between slices comes
-from the positions, not from Slice Thickness. The affine maps a voxel index (k, j, i) =
-(slice, row, column) to patient LPS millimetres, so a tilted stack stays exact.
+Public entry points (the UI, the CLI and the benchmarks call these):
+
+* :func:`load_volume` - one series (a folder or its files) → the main :class:`Volume`;
+* :func:`load_stacks` - every stack when a series splits (orientation, size, temporal
+  position, echo, acquisition): one :class:`Volume` each;
+* :class:`SeriesLoader` - the same in steps, for a viewer: headers and geometry first
+  (``loader.stacks``, ``loader.affine()``), then any single slice on demand
+  (``loader.read_slice(k)``, a few ms), then the whole volume (``loader.load()``).
+
+Geometry (sorting along the normal, spacing from positions, tilt, gaps, irregular spacing,
+enhanced multi-frame functional groups) lives in :mod:`viewer.core.geometry`; the affine
+maps a voxel index (k, j, i) = (slice, row, column) to patient LPS millimetres.
+
+How loading is made fast (targets and measurements: ``bench/load_series.py``):
+
+* two passes: headers are read with ``stop_before_pixels`` and the byte offset of each
+  frame's pixels noted (:mod:`viewer.core.rawframes`); then every frame is read with one
+  ``pread`` and decoded straight into its slot of a preallocated volume - no dataset per
+  slice kept, no stacking copy, no permutation copy, so peak memory stays near the
+  volume's own size;
+* voxels stay int16 when the data is integral and Rescale Slope 1 / integral intercept keep
+  it exact (PS3.3 C.11.1.1.2), float32 otherwise;
+* both passes run on all cores in worker processes: pydicom's header parsing is Python and
+  the pylibjpeg codecs hold the GIL (2 threads ran 0.9-1.0x of 1 thread on JPEG Lossless,
+  JPEG-LS and JPEG 2000 here), so threads do not scale. Workers come from a persistent
+  ``forkserver`` pool (safe in a process that already runs Qt threads) and write into a
+  shared-memory file that becomes the volume's own buffer. Small series, and platforms
+  without ``/dev/shm``, load in-process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
-from collections.abc import Iterable
+import sys
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pydicom
 from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
 
-from viewer.core.decode import decode_frame
-from viewer.core.errors import GeometryError
-from viewer.core.pixels.modality import apply_modality_lut
-from viewer.core.reading import read_dataset, read_header
-from viewer.core.series import find_series
+from viewer.core.decode import decode_frame, number_of_frames
+from viewer.core.errors import Cancelled, DecodeError, DicomReadError, GeometryError, LightboxError
+from viewer.core.geometry import (
+    Frame,
+    Stack,
+    build_stacks,
+    enhanced_frame_headers,
+    is_enhanced,
+    plane_of,
+    tilt_degrees,
+)
+from viewer.core.pixels.modality import apply_modality_lut, rescale
+from viewer.core.rawframes import PixelSource, frame_codestreams, pixel_element_at, read_stored
+from viewer.core.reading import is_part10, read_dataset, read_header
+from viewer.core.series import DICOMDIR_CLASS, iter_files
+from viewer.core.tasks import CancelToken, Progress, ProgressCallback, no_progress
+
+Source = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+
+#: Below this many frames the process pool's round trips cost more than they save.
+PARALLEL_MIN_FRAMES = 32
+#: Environment override for the number of worker processes (0: load in-process).
+WORKERS_ENV = "LIGHTBOX_LOAD_WORKERS"
 
 
 @dataclass
@@ -27,15 +80,30 @@ class Volume:
     """Voxels (slices, rows, columns) in modality units and their placement in the patient."""
 
     voxels: np.ndarray
-    affine: np.ndarray
+    affine: np.ndarray  # voxel index (k, j, i, 1) -> patient LPS mm
     headers: list[Dataset]  # one per slice, in slice order, without pixel data
     frame_of_reference_uid: str = ""
     warnings: list[str] = field(default_factory=list)
+    acquired: np.ndarray | None = None  # per slice: False for a missing (gap) or interpolated slice
+    label: str = ""  # what sets this stack apart, e.g. "axial 512x512, echo 2"
 
     @property
     def spacing(self) -> tuple[float, float, float]:
         """Distance in mm between neighbouring voxels along k, j, i."""
         return tuple(float(np.linalg.norm(self.affine[:3, a])) for a in range(3))  # type: ignore[return-value]
+
+    @property
+    def tilt_degrees(self) -> float:
+        """Gantry/detector tilt: angle between the slice step and the plane normal."""
+        return tilt_degrees(self.affine)
+
+    def index_to_patient(self, kji: Sequence[float]) -> np.ndarray:
+        """Patient LPS mm of a (possibly fractional) voxel index (k, j, i)."""
+        return (self.affine @ np.append(np.asarray(kji, dtype=float), 1.0))[:3]
+
+    def patient_to_index(self, lps: Sequence[float]) -> np.ndarray:
+        """Fractional voxel index (k, j, i) of a patient LPS point (inverse affine)."""
+        return (np.linalg.inv(self.affine) @ np.append(np.asarray(lps, dtype=float), 1.0))[:3]
 
 
 def orientation(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,35 +113,621 @@ def orientation(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return row, col, np.cross(row, col)
 
 
-def load_volume(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> Volume:
-    """Load one series (a folder or a list of its files) as a :class:`Volume`."""
-    scan = find_series(source)
-    if not scan.series:
-        raise GeometryError(f"no DICOM image files in {source}")
-    if len(scan.series) > 1:
-        found = ", ".join(f"#{s.number} {s.description!r}" for s in scan.series)
-        raise GeometryError(f"{source} holds {len(scan.series)} series ({found}); load one at a time")
-    paths = scan.series[0].paths
-    pairs = [(p, read_header(p)) for p in paths]
-    row, col, normal = orientation(pairs[0][1])
+# --------------------------------------------------------------------------------------
+# header pass
 
-    def position(h: Dataset) -> np.ndarray:
-        return np.asarray(h.get("ImagePositionPatient") or [0, 0, 0], dtype=float)
 
-    pairs.sort(key=lambda ph: float(position(ph[1]) @ normal))
-    first = pairs[0][1]
-    spacing = [float(v) for v in (first.get("PixelSpacing") or [1, 1])]
-    slices = [apply_modality_lut(decode_frame(read_dataset(p)), h) for p, h in pairs]
-    voxels = np.stack(slices)
-    if voxels.dtype != np.int16 and np.issubdtype(voxels.dtype, np.integer):
-        voxels = voxels.astype(np.float32)
-    affine = np.eye(4)
-    n = len(pairs)
-    step = (position(pairs[-1][1]) - position(first)) / (n - 1) if n > 1 else normal * float(
-        first.get("SliceThickness") or 1.0
+@dataclass
+class _Scanned:
+    path: str
+    frames: list[Frame]
+    series_uid: str = ""
+    skipped: str = ""  # why the file is not an image of the series
+    error: tuple[str, str] | None = None  # (exception class name, message) to re-raise
+
+
+def _pixel_sources(fp, ds: Dataset, path: str, offset: int) -> list[PixelSource]:
+    ts = str(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))
+    n = number_of_frames(ds)
+    common = dict(
+        path=path, frames=n, transfer_syntax=ts, rows=int(ds.Rows), columns=int(ds.Columns),
+        samples=int(ds.get("SamplesPerPixel", 1) or 1), bits_allocated=int(ds.get("BitsAllocated", 16) or 16),
+        bits_stored=int(ds.get("BitsStored", ds.get("BitsAllocated", 16)) or 16),
+        signed=int(ds.get("PixelRepresentation", 0) or 0) == 1,
+        photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2")),
     )
-    affine[:3, 0] = step
-    affine[:3, 1] = col * spacing[0]
-    affine[:3, 2] = row * spacing[1]
-    affine[:3, 3] = position(first)
-    return Volume(voxels, affine, [h for _, h in pairs], str(first.get("FrameOfReferenceUID", "")))
+    located = None
+    with contextlib.suppress(OSError, ValueError):
+        located = pixel_element_at(fp, offset, ts) if offset >= 0 else None
+    if located is None:
+        return [PixelSource(frame=f, **common) for f in range(n)]  # type: ignore[arg-type]
+    start, length = located
+    streams: list[tuple[tuple[int, int], ...]] | None = None
+    if length < 0:
+        try:
+            streams = frame_codestreams(fp, start, n)
+        except (OSError, ValueError, EOFError):
+            streams = None
+    return [
+        PixelSource(frame=f, value_offset=start, value_length=length,
+                    codestream=streams[f] if streams else (), **common)  # type: ignore[arg-type]
+        for f in range(n)
+    ]
+
+
+def _scan_file(path: str) -> _Scanned:
+    """Read one file's header(s) and locate its frames; never raises for a bad file."""
+    offset = -1
+    try:
+        with open(path, "rb") as fp:
+            try:
+                ds = pydicom.dcmread(fp, stop_before_pixels=True)
+                offset = fp.tell()
+            except (InvalidDicomError, Exception):  # corrupt or raw: the named reader explains below
+                ds = None
+            if ds is None:
+                ds = read_header(path)  # preamble-less datasets, or a DicomReadError with the reason
+                offset = -1
+                if not is_part10(ds):  # a raw dataset (PS3.10 7.1 missing): locate its pixels too
+                    fp.seek(0)
+                    with contextlib.suppress(Exception):
+                        raw = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+                        raw.file_meta = ds.file_meta
+                        ds, offset = raw, fp.tell()
+            ds.filename = path
+            if ds.file_meta.get("MediaStorageSOPClassUID") == DICOMDIR_CLASS:
+                return _Scanned(path, [], skipped="DICOMDIR (media directory, not an image)")
+            if "Rows" not in ds or "Columns" not in ds:
+                return _Scanned(path, [], skipped="no image (no Rows/Columns)")
+            if ds.file_meta.get("TransferSyntaxUID") == "1.2.840.10008.1.2.1.99":
+                offset = -1  # deflated: byte offsets refer to the inflated stream
+            sources = _pixel_sources(fp, ds, path, offset)
+        if is_enhanced(ds):
+            headers = enhanced_frame_headers(ds)
+        elif len(sources) > 1:
+            headers = []
+            for f in range(len(sources)):
+                h = Dataset()
+                h.update({e.tag: e for e in ds if e.keyword not in ("NumberOfFrames",)})  # type: ignore[arg-type]
+                h.InstanceNumber = f + 1
+                h.file_meta = ds.file_meta
+                h.filename = path
+                headers.append(h)
+        else:
+            headers = [ds]
+        frames = [
+            Frame(h, plane_of(h, f"{path} frame {i + 1}" if len(headers) > 1 else path), src)
+            for i, (h, src) in enumerate(zip(headers, sources, strict=True))
+        ]
+        return _Scanned(path, frames, series_uid=str(ds.get("SeriesInstanceUID", "")))
+    except DicomReadError as exc:
+        return _Scanned(path, [], skipped=exc.reason)
+    except LightboxError as exc:
+        return _Scanned(path, [], error=(type(exc).__name__, str(exc)))
+    except OSError as exc:
+        return _Scanned(path, [], skipped=f"{type(exc).__name__}: {exc}")
+
+
+def _scan_chunk(paths: list[str]) -> list[_Scanned]:
+    return [_scan_file(p) for p in paths]
+
+
+# --------------------------------------------------------------------------------------
+# pixel pass
+
+
+@dataclass(frozen=True)
+class _Task:
+    slot: int  # index along axis 0 of the output array
+    source: PixelSource
+    slope: float
+    intercept: float
+    header: Dataset | None = None  # only when a Modality LUT Sequence must be applied
+
+
+def _error_tuple(exc: BaseException, src: PixelSource) -> tuple[str, str, str, str]:
+    if isinstance(exc, DecodeError):
+        return ("DecodeError", exc.path, exc.transfer_syntax, exc.reason)
+    if isinstance(exc, DicomReadError):
+        return ("DicomReadError", exc.path, src.transfer_syntax, exc.reason)
+    return ("DecodeError", src.path, src.transfer_syntax, f"{type(exc).__name__}: {exc}")
+
+
+def _raise_error(err: tuple[str, str, str, str]) -> None:
+    kind, path, ts, reason = err
+    if kind == "DicomReadError":
+        raise DicomReadError(path, reason)
+    if kind == "GeometryError":
+        raise GeometryError(reason)
+    raise DecodeError(path, ts, reason)
+
+
+def _stored_generic(src: PixelSource, cache: dict[str, np.ndarray]) -> np.ndarray:
+    """Stored values through the shared decoder (colour, deflate, odd encapsulation, ...)."""
+    if src.frames > 1:
+        if src.path not in cache:
+            cache.clear()
+            ds = read_dataset(src.path)
+            from viewer.core.decode import decode_all_frames
+
+            cache[src.path] = decode_all_frames(ds)
+        return cache[src.path][src.frame]
+    return decode_frame(read_dataset(src.path), src.frame)
+
+
+def _int16_safe(src: PixelSource, intercept: int) -> bool:
+    """True when every storable value plus the intercept fits int16 (no per-slice check needed)."""
+    bits = src.bits_stored
+    lo = -(1 << (bits - 1)) if src.signed else 0
+    hi = (1 << (bits - 1)) - 1 if src.signed else (1 << bits) - 1
+    return lo + intercept >= -32768 and hi + intercept <= 32767
+
+
+def _put(out: np.ndarray, stored: np.ndarray, task: _Task) -> bool:
+    """Write the modality values of ``stored`` into ``out``; False if int16 would overflow."""
+    if stored.ndim == 3 or out.ndim == 3:  # colour: no modality LUT (PS3.3 C.11.1 is grayscale)
+        out[...] = stored
+        return True
+    if task.header is not None:
+        values = apply_modality_lut(stored, task.header)
+        if out.dtype == np.int16 and (values.min(initial=0) < -32768 or values.max(initial=0) > 32767):
+            return False
+        np.copyto(out, values, casting="unsafe")
+        return True
+    if out.dtype == np.int16:
+        icpt = int(task.intercept)
+        narrow = stored.dtype == np.int16 or (stored.dtype == np.uint16 and task.source.bits_stored <= 15)
+        if narrow and _int16_safe(task.source, icpt):
+            np.add(stored.view(np.int16), np.int16(icpt), out=out)
+            return True
+        if not _int16_safe(task.source, icpt):
+            lo, hi = int(stored.min()), int(stored.max())
+            if lo + icpt < -32768 or hi + icpt > 32767:
+                return False
+        np.add(stored, np.int32(icpt), out=out, casting="unsafe")
+        return True
+    np.multiply(stored, np.float32(task.slope), out=out, casting="unsafe")
+    if task.intercept:
+        out += np.float32(task.intercept)
+    return True
+
+
+def _decode_into(out: np.ndarray, tasks: Sequence[_Task]) -> tuple[list[int], tuple[str, str, str, str] | None]:
+    """Decode tasks into ``out``; returns (slots that overflowed int16, error or None)."""
+    overflow: list[int] = []
+    cache: dict[str, np.ndarray] = {}
+    for task in tasks:
+        src = task.source
+        try:
+            stored = read_stored(src) if src.fast else None
+            if stored is None:
+                stored = _stored_generic(src, cache)
+            if not _put(out[task.slot], stored, task):
+                overflow.append(task.slot)
+        except Exception as exc:  # every decode failure becomes a named error in the caller
+            return overflow, _error_tuple(exc, src)
+    return overflow, None
+
+
+def _decode_chunk_shared(shm_path: str, shape: tuple[int, ...], dtype: str, tasks: list[_Task]):
+    """Worker side: map the shared output file and decode a chunk of slots into it."""
+    fd = os.open(shm_path, os.O_RDWR)
+    try:
+        mm = mmap.mmap(fd, 0)
+    finally:
+        os.close(fd)
+    try:
+        out = np.frombuffer(mm, dtype=dtype).reshape(shape)
+        result = _decode_into(out, tasks)
+        del out
+    finally:
+        mm.close()
+    return result
+
+
+class _SharedOutput:
+    """A volume buffer in a shared-memory file: workers write into it, then it is the volume.
+
+    The file is unlinked as soon as the workers are done; the parent's mapping (owned by the
+    returned array) keeps the memory alive until the array is garbage collected.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.shape, self.dtype = shape, np.dtype(dtype)
+        nbytes = max(1, int(np.prod(shape)) * self.dtype.itemsize)
+        self.path = os.path.join(_shm_dir() or tempfile.gettempdir(), f"lightbox-vol-{uuid.uuid4().hex}")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.ftruncate(fd, nbytes)
+            flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+            self.mm = mmap.mmap(fd, nbytes, flags=flags)
+        except BaseException:
+            os.close(fd)
+            os.unlink(self.path)
+            raise
+        os.close(fd)
+        self.array = np.frombuffer(self.mm, dtype=self.dtype, count=int(np.prod(shape))).reshape(shape)
+
+    def release(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+def _shm_dir() -> str | None:
+    return "/dev/shm" if sys.platform.startswith("linux") and os.path.isdir("/dev/shm") else None
+
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_WORKERS = 0
+_POOL_LOCK = threading.Lock()
+
+
+def default_workers() -> int:
+    """Worker processes for loading: ``$LIGHTBOX_LOAD_WORKERS`` or the number of cores."""
+    env = os.environ.get(WORKERS_ENV)
+    if env is not None and env.strip().isdigit():
+        return int(env)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor | None:
+    global _POOL, _POOL_WORKERS
+    if workers < 2 or _shm_dir() is None:
+        return None
+    with _POOL_LOCK:
+        if _POOL is None or workers != _POOL_WORKERS:
+            if _POOL is not None:
+                _POOL.shutdown(wait=False, cancel_futures=True)
+            import multiprocessing
+
+            ctx = multiprocessing.get_context("forkserver")
+            _POOL, _POOL_WORKERS = ProcessPoolExecutor(workers, mp_context=ctx), workers
+        return _POOL
+
+
+def _drop_pool() -> None:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=False, cancel_futures=True)
+        _POOL = None
+
+
+def warm_up(workers: int | None = None) -> None:
+    """Start the loader's worker processes now (e.g. at application start), not on first load."""
+    pool = _pool(default_workers() if workers is None else workers)
+    if pool is not None:
+        list(pool.map(_scan_chunk, [[]] * _POOL_WORKERS))
+
+
+def _chunks(items: Sequence, count: int) -> list[list]:
+    size = max(1, -(-len(items) // count))
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def _run(pool: ProcessPoolExecutor, fn, jobs: list[tuple], weights: list[int], total: int, message: str,
+         progress: ProgressCallback, cancel: CancelToken | None) -> list:
+    """Submit jobs, report progress as they finish, honour the cancel token; results in job order."""
+    futures: dict[Future, int] = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
+    results: list = [None] * len(jobs)
+    done = 0
+    pending = set(futures)
+    try:
+        while pending:
+            finished, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                i = futures[fut]
+                results[i] = fut.result()
+                done += weights[i]
+                progress(Progress(done, total, message))
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled("cancelled by the user")
+    except BaseException:
+        for fut in pending:
+            fut.cancel()
+        wait(pending)
+        raise
+    return results
+
+
+# --------------------------------------------------------------------------------------
+# the loader
+
+
+class SeriesLoader:
+    """A series opened for viewing: geometry at once, any slice on demand, the volume in parallel.
+
+    Construction reads every header (in parallel) and builds the stacks; nothing is decoded
+    yet. A viewer then typically shows ``read_slice(k)`` for the slice it wants first (one
+    frame, in the calling thread, a few milliseconds) while ``load()`` runs in a worker
+    thread. ``stacks[0]`` is the biggest stack; :func:`load_volume` loads it.
+    """
+
+    def __init__(self, source: Source, *, progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None, workers: int | None = None) -> None:
+        self.workers = default_workers() if workers is None else workers
+        paths = [str(p) for p in iter_files(source)
+                 if not p.name.startswith(".") and p.name.upper() != "DICOMDIR"]
+        if not paths:
+            raise GeometryError(f"no files in {_describe(source)}")
+        report = progress or no_progress
+        pool = _pool(self.workers) if len(paths) >= PARALLEL_MIN_FRAMES else None
+        scanned: list[_Scanned] = []
+        if pool is not None:
+            chunks = _chunks(paths, self.workers * 4)
+            try:
+                parts = _run(pool, _scan_chunk, [(c,) for c in chunks], [len(c) for c in chunks], len(paths),
+                             "reading headers", report, cancel)
+                scanned = [s for part in parts for s in part]
+            except BrokenProcessPool:
+                _drop_pool()
+                pool = None
+        if pool is None:
+            for i, path in enumerate(paths):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                scanned.append(_scan_file(path))
+                report(Progress(i + 1, len(paths), "reading headers"))
+        self.skipped = [(s.path, s.skipped) for s in scanned if s.skipped]
+        for s in scanned:
+            if s.error:
+                raise GeometryError(s.error[1])
+        images = [s for s in scanned if s.frames]
+        if not images:
+            why = "; ".join(f"{Path(p).name}: {r}" for p, r in self.skipped[:3])
+            raise GeometryError(f"no DICOM image files in {_describe(source)} ({why})")
+        uids = sorted({s.series_uid for s in images})
+        if len(uids) > 1:
+            counts = {u: sum(1 for s in images if s.series_uid == u) for u in uids}
+            listing = ", ".join(f"{u or '(no UID)'}: {n} files" for u, n in counts.items())
+            raise GeometryError(
+                f"{_describe(source)} holds {len(uids)} series ({listing}); load one series at a time "
+                "(viewer.core.series.find_series groups files by series)"
+            )
+        frames = [f for s in images for f in s.frames]
+        for i, f in enumerate(frames):
+            f.order = i
+        self.stacks: list[Stack] = build_stacks(frames)
+
+    # -- geometry, available before any pixel is decoded
+
+    def affine(self, stack: int = 0) -> np.ndarray:
+        return self.stacks[stack].affine.copy()
+
+    def shape(self, stack: int = 0) -> tuple[int, ...]:
+        st = self.stacks[stack]
+        samples = st.frames[0].source.samples
+        return st.shape + ((samples,) if samples > 1 else ())
+
+    def warnings(self, stack: int = 0) -> list[str]:
+        out = list(self.stacks[stack].warnings)
+        if len(self.stacks) > 1:
+            others = "; ".join(f"{s.label} ({len(s.frames)} images)" for i, s in enumerate(self.stacks)
+                               if i != stack)
+            out.insert(0, f"the series holds {len(self.stacks)} stacks that cannot share one grid; this is "
+                          f"{self.stacks[stack].label} ({len(self.stacks[stack].frames)} images), the "
+                          f"others: {others}")
+        return out
+
+    def dtype(self, stack: int = 0) -> np.dtype:
+        """int16 when every frame is integral and its rescale keeps integers exact, else float32."""
+        st = self.stacks[stack]
+        first = st.frames[0].source
+        if first.samples > 1:
+            return first.dtype
+        if st.resample is not None:
+            return np.dtype(np.float32)
+        for f in st.frames:
+            src = f.source
+            if src.bits_allocated > 16 or "FloatPixelData" in f.header or "DoubleFloatPixelData" in f.header:
+                return np.dtype(np.float32)
+            if "ModalityLUTSequence" in f.header:
+                return np.dtype(np.float32)
+            slope, intercept = rescale(f.header)
+            if slope != 1 or intercept != int(intercept):
+                return np.dtype(np.float32)
+        return np.dtype(np.int16)
+
+    def headers(self, stack: int = 0) -> list[Dataset]:
+        """One header per grid slice; gaps and interpolated slices get a synthesized one."""
+        st = self.stacks[stack]
+        out = []
+        for k, slot in enumerate(st.slots):
+            if slot is not None:
+                out.append(st.frames[slot].header)
+                continue
+            near = st.frames[min(len(st.frames) - 1, _nearest_frame(st, k))].header
+            h = Dataset()
+            h.update(near)  # type: ignore[arg-type]
+            h.ImagePositionPatient = [float(v) for v in (st.affine @ [k, 0, 0, 1])[:3]]
+            kind = "interpolated" if st.resample is not None else "missing"
+            h.ImageComments = f"{kind} slice: no image was acquired at this position"
+            out.append(h)
+        return out
+
+    # -- pixels
+
+    def _tasks(self, stack: int, dtype: np.dtype) -> list[_Task]:
+        st = self.stacks[stack]
+        pairs = list(enumerate(st.frames)) if st.resample is not None else [
+            (k, st.frames[s]) for k, s in enumerate(st.slots) if s is not None]
+        tasks = []
+        for slot, f in pairs:
+            slope, intercept = rescale(f.header)
+            lut = f.header if "ModalityLUTSequence" in f.header else None
+            tasks.append(_Task(slot, f.source, slope, intercept, lut))
+        return tasks
+
+    def fill_value(self, stack: int = 0) -> float:
+        """What a missing slice shows: the padding value, else the lowest storable modality value."""
+        st = self.stacks[stack]
+        f = st.frames[0]
+        src = f.source
+        slope, intercept = rescale(f.header)
+        if "PixelPaddingValue" in f.header:
+            stored = float(f.header.PixelPaddingValue)
+        else:
+            stored = float(-(1 << (src.bits_stored - 1)) if src.signed else 0)
+        value = stored * slope + intercept
+        if self.dtype(stack) == np.int16:
+            value = float(min(32767, max(-32768, round(value))))
+        return value
+
+    def read_slice(self, k: int, stack: int = 0) -> np.ndarray:
+        """Modality values of grid slice ``k`` (what ``load().voxels[k]`` will hold), decoded now."""
+        st = self.stacks[stack]
+        shape = self.shape(stack)[1:]
+        if not 0 <= k < len(st.slots):
+            raise IndexError(f"slice {k} is outside 0..{len(st.slots) - 1}")
+        if st.resample is not None:
+            r = st.resample
+            pair = np.empty((2, *shape), np.float32)
+            tasks = self._tasks(stack, np.dtype(np.float32))
+            picked = [_Task(0, tasks[r.lo[k]].source, tasks[r.lo[k]].slope, tasks[r.lo[k]].intercept,
+                            tasks[r.lo[k]].header),
+                      _Task(1, tasks[r.hi[k]].source, tasks[r.hi[k]].slope, tasks[r.hi[k]].intercept,
+                            tasks[r.hi[k]].header)]
+            _, err = _decode_into(pair, picked)
+            if err:
+                _raise_error(err)
+            w = np.float32(r.weight[k])
+            return (np.float32(1) - w) * pair[0] + w * pair[1]
+        dtype = self.dtype(stack)
+        out = np.empty((1, *shape), dtype)
+        if st.slots[k] is None:
+            out[...] = self.fill_value(stack)
+            return out[0]
+        task = next(t for t in self._tasks(stack, dtype) if t.slot == k)
+        overflow, err = _decode_into(out, [_Task(0, task.source, task.slope, task.intercept, task.header)])
+        if err:
+            _raise_error(err)
+        if overflow:
+            return out[0] if dtype != np.int16 else self._read_as_float(k, stack)
+        return out[0]
+
+    def _read_as_float(self, k: int, stack: int) -> np.ndarray:
+        task = next(t for t in self._tasks(stack, np.dtype(np.float32)) if t.slot == k)
+        out = np.empty((1, *self.shape(stack)[1:]), np.float32)
+        _, err = _decode_into(out, [_Task(0, task.source, task.slope, task.intercept, task.header)])
+        if err:
+            _raise_error(err)
+        return out[0]
+
+    def load(self, stack: int = 0, *, progress: ProgressCallback | None = None,
+             cancel: CancelToken | None = None) -> Volume:
+        """Decode every slice of a stack into a :class:`Volume` (in parallel for big series)."""
+        st = self.stacks[stack]
+        dtype = self.dtype(stack)
+        voxels = self._decode(stack, dtype, progress or no_progress, cancel)
+        if voxels is None:  # a slice did not fit int16 after all (e.g. 16-bit unsigned MR): redo as float32
+            dtype = np.dtype(np.float32)
+            voxels = self._decode(stack, dtype, progress or no_progress, cancel)
+            assert voxels is not None
+        if st.resample is not None:
+            voxels = _interpolate(voxels, st)
+        elif any(s is None for s in st.slots):
+            fill = self.fill_value(stack)
+            for k, s in enumerate(st.slots):
+                if s is None:
+                    voxels[k] = fill
+        first = st.frames[0].header
+        return Volume(
+            voxels=voxels, affine=st.affine.copy(), headers=self.headers(stack),
+            frame_of_reference_uid=str(first.get("FrameOfReferenceUID", "")),
+            warnings=self.warnings(stack), acquired=st.acquired, label=st.label,
+        )
+
+    def _decode(self, stack: int, dtype: np.dtype, progress: ProgressCallback,
+                cancel: CancelToken | None) -> np.ndarray | None:
+        st = self.stacks[stack]
+        tasks = self._tasks(stack, dtype)
+        rows_cols = self.shape(stack)[1:]
+        shape = (len(st.frames) if st.resample is not None else len(st.slots), *rows_cols)
+        pool = _pool(self.workers) if len(tasks) >= PARALLEL_MIN_FRAMES else None
+        if pool is not None:
+            out = _SharedOutput(shape, dtype)
+            try:
+                chunks = _chunks(tasks, self.workers * 6)
+                results = _run(pool, _decode_chunk_shared,
+                               [(out.path, shape, dtype.str, c) for c in chunks], [len(c) for c in chunks],
+                               len(tasks), "decoding slices", progress, cancel)
+            except BrokenProcessPool:
+                _drop_pool()
+                pool = None
+            finally:
+                out.release()
+            if pool is not None:
+                for overflow, err in results:
+                    if err:
+                        _raise_error(err)
+                    if overflow:
+                        return None
+                return out.array
+        voxels = np.empty(shape, dtype)
+        for i in range(0, len(tasks), 8):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            overflow, err = _decode_into(voxels, tasks[i:i + 8])
+            if err:
+                _raise_error(err)
+            if overflow:
+                return None
+            progress(Progress(min(i + 8, len(tasks)), len(tasks), "decoding slices"))
+        return voxels
+
+
+def _nearest_frame(st: Stack, k: int) -> int:
+    for dk in range(len(st.slots)):
+        for kk in (k - dk, k + dk):
+            if 0 <= kk < len(st.slots) and st.slots[kk] is not None:
+                return int(st.slots[kk])  # type: ignore[arg-type]
+    if st.resample is not None:
+        return int(st.resample.lo[k])
+    return 0
+
+
+def _interpolate(acquired: np.ndarray, st: Stack) -> np.ndarray:
+    """Resample acquired slices (ascending along the normal) onto the stack's regular grid."""
+    r = st.resample
+    assert r is not None
+    out = np.empty((len(r.weight), *acquired.shape[1:]), np.float32)
+    for k, (lo, hi, w) in enumerate(zip(r.lo, r.hi, r.weight, strict=True)):
+        np.multiply(acquired[lo], np.float32(1 - w), out=out[k], casting="unsafe")
+        out[k] += np.float32(w) * acquired[hi]
+    return out
+
+
+def _describe(source: Source) -> str:
+    if isinstance(source, str | os.PathLike):
+        return str(source)
+    items = list(source) if not isinstance(source, list) else source
+    return f"{len(items)} files" if len(items) != 1 else str(items[0])
+
+
+def load_volume(source: Source, *, progress: ProgressCallback | None = None,
+                cancel: CancelToken | None = None) -> Volume:
+    """Load one series (a folder or a list of its files) as a :class:`Volume`.
+
+    When the series holds several stacks (see :func:`load_stacks`) the biggest is loaded
+    and the first warning says what else is there. Raises :class:`GeometryError` when the
+    files hold no image or more than one series, :class:`DecodeError` naming the file and
+    transfer syntax when pixels cannot be decoded, :class:`Cancelled` when ``cancel`` is set.
+    """
+    if isinstance(source, Iterable) and not isinstance(source, str | os.PathLike):
+        source = list(source)
+    loader = SeriesLoader(source, progress=progress, cancel=cancel)
+    return loader.load(0, progress=progress, cancel=cancel)
+
+
+def load_stacks(source: Source, *, progress: ProgressCallback | None = None,
+                cancel: CancelToken | None = None) -> list[Volume]:
+    """Every stack of a series as its own :class:`Volume`, biggest first.
+
+    A series splits when its frames cannot share one grid: different orientation, size or
+    pixel spacing (a localizer in the series), or several frames at one position told apart
+    by temporal position, echo, acquisition, trigger time or b-value.
+    """
+    if isinstance(source, Iterable) and not isinstance(source, str | os.PathLike):
+        source = list(source)
+    loader = SeriesLoader(source, progress=progress, cancel=cancel)
+    return [loader.load(i, progress=progress, cancel=cancel) for i in range(len(loader.stacks))]
