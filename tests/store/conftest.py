@@ -7,7 +7,6 @@ from the real files in ../shared/data (nothing is copied into the repository).
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,12 +73,3 @@ def messy(tmp_path: Path, data_dir: Path, ct_dir: Path, mr_dir: Path) -> Messy:
         zf.writestr("readme.txt", "five CT slices")
     return Messy(root, mr_files, [cut_pixels, cut_header], duplicate, conflict, mr_files[1], preambleless,
                  archive, junk)
-
-
-def index_rows(home: Path, sql: str) -> list[tuple]:
-    """Read the index with a plain sqlite3 connection (what a crash leaves, no recovery run)."""
-    conn = sqlite3.connect(home / "index.sqlite")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
