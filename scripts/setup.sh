@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(
   python3 python3-venv python3-pip
-  libgl1 libegl1 libglib2.0-0 libfontconfig1 fonts-dejavu-core libx11-6 libxkbcommon0 libdbus-1-3
+  libgl1 libegl1 libglib2.0-0 libfontconfig1 fonts-dejavu-core fonts-wqy-zenhei libx11-6 libxkbcommon0 libdbus-1-3
   libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
   libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1
   libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxcursor1 libosmesa6

@@ -155,7 +155,8 @@ class StudyBrowser(QWidget):
                                       _item(study.sex)] + [_item("") for _ in range(6)])
                 patients[key] = parent
             label = " ".join(p for p in (format_date(study.study_date), study.description) if p)
-            study_item = _item(label or "(no date)", "study", study.study_uid)
+            fallback = f"{'/'.join(study.modalities)} study {study.study_id or study.accession}".strip()
+            study_item = _item(label or fallback, "study", study.study_uid)
             study_item.appendRow([_item("loading…")])
             parent.appendRow([study_item, _item(""), _item(""), _item(""),
                               _item(format_date(study.study_date)), _item("/".join(study.modalities)),
