@@ -165,7 +165,7 @@ def test_readers_are_not_blocked_by_a_writer(store: Store, ct_dir: Path, mr_dir:
         try:
             while not done.is_set():
                 seen.append(sum(s.instance_count for s in store.studies()))
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     reader = threading.Thread(target=browse)

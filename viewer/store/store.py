@@ -25,7 +25,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pydicom
@@ -174,7 +174,9 @@ class Store:
         if isinstance(header, FileProblem):
             raise StoreError(f"cannot cache the instance received from {source}: {header.reason}")
         data = encode_part10(ds)
-        header = _with_size(header, len(data))
+        ts = str(pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=[]).file_meta
+                 .TransferSyntaxUID)
+        header = replace(header, size=len(data), transfer_syntax=ts)
         report = ImportReport()
         self._commit([Item(header, data=data)], report, source=source)
         if report.failures:
@@ -437,12 +439,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _with_size(h: InstanceHeader, size: int) -> InstanceHeader:
-    from dataclasses import replace
-
-    return replace(h, size=size)
 
 
 def encode_part10(ds: Dataset) -> bytes:

@@ -1,0 +1,98 @@
+"""The fast header reader agrees with pydicom on every real file and catches truncation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from viewer.core.reading import read_header
+from viewer.store import headers
+from viewer.store.headers import (
+    FileProblem,
+    InstanceHeader,
+    header_from_dataset,
+    read_index_header,
+    read_index_header_bytes,
+)
+
+
+def _real_files(data_dir: Path) -> list[Path]:
+    return sorted(p for p in data_dir.rglob("*") if p.is_file() and p.suffix not in (".md", ".upstream", ".sha256"))
+
+
+def test_fast_reader_matches_pydicom_on_all_real_files(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_used = 0
+    real_fast = headers._fast
+
+    def counting_fast(*args):
+        nonlocal fast_used
+        result = real_fast(*args)
+        fast_used += 1
+        return result
+
+    monkeypatch.setattr(headers, "_fast", counting_fast)
+    files = _real_files(data_dir)
+    assert len(files) == 268
+    for path in files:
+        fast = read_index_header(path)
+        ds = read_header(path)
+        slow = header_from_dataset(ds, str(path), os.path.getsize(path))
+        assert fast == slow, path
+    # all but two big endian files, the deflated one and the preamble-less one take the fast path
+    assert fast_used == 268 - 4
+
+
+def test_charset_names_decoded(data_dir: Path) -> None:
+    h = read_index_header(data_dir / "dicomdir-charsets" / "SCSH32")
+    assert isinstance(h, InstanceHeader)
+    assert h.patient_name == "ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう"
+
+
+def test_truncation_and_junk(tmp_path: Path, ct_dir: Path, data_dir: Path) -> None:
+    raw = (ct_dir / "1-001.dcm").read_bytes()
+    for cut, words in ((len(raw) - 1, "pixel data needs"), (3000, "truncated"), (600, "truncated")):
+        p = tmp_path / f"cut{cut}"
+        p.write_bytes(raw[:cut])
+        result = read_index_header(p)
+        assert isinstance(result, FileProblem) and result.kind == "failed", cut
+        assert words in result.reason
+    j2k = (data_dir / "mr-transfer-syntaxes" / "9.dcm").read_bytes()  # encapsulated: no delimiter at the end
+    p = tmp_path / "j2k_cut"
+    p.write_bytes(j2k[:-5000])
+    result = read_index_header(p)
+    assert isinstance(result, FileProblem) and "Sequence Delimitation Item" in result.reason
+    for name, content in (("text", b"hello"), ("empty", b""), ("png", b"\x89PNG\r\n\x1a\n" + b"\0" * 300)):
+        p = tmp_path / name
+        p.write_bytes(content)
+        result = read_index_header(p)
+        assert isinstance(result, FileProblem) and result.kind == "skipped", name
+    p = tmp_path / "a.zip"
+    p.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    assert read_index_header(p).kind == "archive"
+    dicomdir = read_index_header(data_dir / "dicomdir-charsets" / "DICOMDIR")
+    assert dicomdir.kind == "skipped" and "DICOMDIR" in dicomdir.reason
+
+
+def test_no_pixel_data_and_header_beyond_the_prefix(tmp_path: Path, mr_dir: Path) -> None:
+    ds = pydicom.dcmread(mr_dir / "000001.IMA")
+    del ds.PixelData
+    ds.ImageComments = "x" * 10000  # pushes the later attributes past the first read
+    p = tmp_path / "no_pixels.dcm"
+    ds.save_as(p)
+    h = read_index_header(p)
+    assert isinstance(h, InstanceHeader) and h.sop_uid == ds.SOPInstanceUID
+    assert h.instance_number == ds.InstanceNumber and h.series_number == ds.SeriesNumber
+
+
+def test_bytes_reader_and_its_fallback(tmp_path: Path, data_dir: Path) -> None:
+    ts = data_dir / "transfer-syntaxes-orthanc"
+    for name in ("1.2.840.10008.1.2.4.50.dcm", "1.2.840.10008.1.2.2.dcm", "1.2.840.10008.1.2.1.99.dcm",
+                 "1.2.840.10008.1.2.dcm"):
+        from_bytes = read_index_header_bytes((ts / name).read_bytes(), f"x.zip!{name}", tmp_path / "scratch")
+        from_file = read_index_header(ts / name)
+        assert isinstance(from_bytes, InstanceHeader)
+        assert from_bytes.sop_uid == from_file.sop_uid and from_bytes.source == f"x.zip!{name}"
+    assert not (tmp_path / "scratch").exists()
