@@ -1,10 +1,16 @@
-"""The 2D reading scene: one slice of a volume, windowed on the VTK side.
+"""The 2D reading scene: one slice of a volume, windowed on the VTK side, with its overlays.
 
 Window/level lives on the image property (vtkImageProperty ColorWindow/ColorLevel), so a
 W/L drag only changes two numbers and never re-decodes or re-maps pixels in Python. The
-camera looks along the slice normal with the row direction to the right and the column
-direction down: the image appears as acquired (PS3.3 C.7.6.2.1.1), and scrolling moves the
-focal point from slice to slice along the normal.
+numbers are set so VTK's ramp is exactly DICOM's LINEAR VOI function (PS3.3 C.11.2.1.2.1):
+VTK maps ``(x - (L - W/2)) / W``, DICOM ``(x - (c - 0.5)) / (w - 1) + 0.5``; with
+``W = w - 1`` and ``L = c - 0.5`` they are the same line.
+
+The camera looks along the slice normal. Unrotated, the row direction points right and the
+column direction down, so the image appears as acquired (C.7.6.2.1.1). Rotation and flips
+are a :class:`~viewer.core.orientation.ViewTransform` applied to the camera only (a flip
+looks at the slice from behind), so patient coordinates of what is under the mouse, the
+measurements and the edge labels never need a separate transform.
 """
 
 from __future__ import annotations
@@ -14,16 +20,21 @@ import vtkmodules.vtkRenderingFreeType
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (OpenGL render-window factory)
 from vtkmodules.vtkCommonCore import vtkLookupTable
 from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
-from vtkmodules.vtkRenderingCore import vtkImageSlice, vtkRenderer
+from vtkmodules.vtkRenderingCore import vtkCoordinate, vtkImageSlice, vtkRenderer
 from vtkmodules.vtkRenderingImage import vtkImageResliceMapper
 
+from viewer.core.measurements import SliceGeometry
+from viewer.core.orientation import EdgeLabels, ViewTransform, edge_labels
+from viewer.render.measure_props import DrawnShape, MeasurementLayer
+from viewer.render.overlays import ViewOverlays
 from viewer.render.vtk_image import VtkVolume, to_vtk_image
 
 CORNERS = ("lower_left", "lower_right", "upper_left", "upper_right")
+CAMERA_DISTANCE = 1000.0  # mm; parallel projection, so only the clipping range cares
 
 
 class SliceScene:
-    """A renderer showing one slice of one volume, with corner annotations."""
+    """A renderer showing one slice of one volume, with annotations and measurements."""
 
     def __init__(self, renderer: vtkRenderer | None = None) -> None:
         self.renderer = renderer or vtkRenderer()
@@ -40,18 +51,39 @@ class SliceScene:
         self.annotation.SetMaximumFontSize(16)
         self.annotation.GetTextProperty().SetColor(0.95, 0.95, 0.8)
         self.renderer.AddViewProp(self.annotation)
+        self.overlays = ViewOverlays(self.renderer)
+        self.measurements = MeasurementLayer(self.renderer)
+        self.renderer.AddObserver("StartEvent", lambda *_: self._layout_overlays())
         self.volume: VtkVolume | None = None
         self.slice_index = 0
         self.inverted = False
+        self.is_color = False
+        self.oriented = True
+        self.view = ViewTransform()
+        self._fit_scale = 1.0
+        self._scale_factor = 1.0
+        self._coordinate = vtkCoordinate()
+        self._coordinate.SetCoordinateSystemToWorld()
 
     # --- content -------------------------------------------------------------------------
-    def set_volume(self, voxels: np.ndarray, affine: np.ndarray) -> None:
-        """Show ``voxels`` (slices, rows, columns) placed by ``affine``; starts at slice 0."""
+    def set_volume(self, voxels: np.ndarray, affine: np.ndarray, *, oriented: bool = True) -> None:
+        """Show ``voxels`` (slices, rows, columns[, 3]) placed by ``affine``; starts at slice 0.
+
+        Colour voxels (last axis 3, RGB after the decoder's YBR/palette conversion) are shown
+        as they are: the window is fixed at the identity. ``oriented`` is False when the file
+        has no Image Orientation (Patient), so no edge labels are drawn.
+        """
         self.volume = to_vtk_image(voxels, affine)
+        self.is_color = voxels.ndim == 4
+        self.oriented = oriented
         self.mapper.SetInputData(self.volume.image)
         if not self.renderer.HasViewProp(self.image_slice):
             self.renderer.AddViewProp(self.image_slice)
         self.slice_index = 0
+        self.view = ViewTransform()
+        if self.is_color:
+            self.set_inverted(False)
+            self._set_vtk_window(128.0, 256.0)  # identity on 0..255 (VTK W 255, L 127.5)
         self.reset_camera()
 
     @property
@@ -67,57 +99,167 @@ class SliceScene:
         in_plane = self.volume.row_dir * sx * (cols - 1) / 2 + self.volume.col_dir * sy * (rows - 1) / 2
         return origin + in_plane + self.volume.slice_step * k
 
+    def slice_geometry(self, k: int | None = None) -> SliceGeometry:
+        """Pixel grid of slice ``k`` (default: the one shown) in patient coordinates."""
+        assert self.volume is not None
+        k = self.slice_index if k is None else k
+        sx, sy, _ = self.volume.image.GetSpacing()
+        origin = np.array(self.volume.image.GetOrigin()) + self.volume.slice_step * k
+        return SliceGeometry(origin, self.volume.row_dir, self.volume.col_dir, sx, sy)
+
     def set_slice(self, k: int) -> int:
-        """Move to slice ``k`` (clamped); keeps zoom and pan. Returns the slice shown."""
+        """Move to slice ``k`` (clamped); keeps zoom, pan, rotation. Returns the slice shown."""
         if self.volume is None:
             return 0
         k = int(np.clip(k, 0, self.slice_count - 1))
         camera = self.renderer.GetActiveCamera()
         delta = (self.slice_point(k) - np.array(camera.GetFocalPoint())) @ self.volume.normal
-        shift = self.volume.normal * delta
-        camera.SetFocalPoint(*(np.array(camera.GetFocalPoint()) + shift))
-        camera.SetPosition(*(np.array(camera.GetPosition()) + shift))
-        self.renderer.ResetCameraClippingRange()
+        self._shift_camera(self.volume.normal * delta)
         self.slice_index = k
         return k
 
+    # --- camera: fit, zoom, pan, rotate, flip ------------------------------------------
+    def screen_axes(self) -> tuple[np.ndarray, np.ndarray]:
+        """LPS unit vectors to the screen's right and top."""
+        assert self.volume is not None
+        return self.view.screen_axes(self.volume.row_dir, self.volume.col_dir)
+
+    def _apply_view(self, centre: np.ndarray) -> None:
+        right, up = self.screen_axes()
+        direction = np.cross(up, right)  # VTK: direction x up = right
+        camera = self.renderer.GetActiveCamera()
+        camera.SetFocalPoint(*centre)
+        camera.SetPosition(*(centre - direction * CAMERA_DISTANCE))
+        camera.SetViewUp(*up)
+        self.renderer.ResetCameraClippingRange()
+        self._update_edge_labels()
+
     def reset_camera(self) -> None:
-        """Fit the slice to the view, row direction right, column direction down."""
+        """Fit the slice to the view, keeping the current rotation/flip."""
         if self.volume is None:
             return
-        camera = self.renderer.GetActiveCamera()
-        centre = self.slice_point(self.slice_index)
-        camera.SetFocalPoint(*centre)
-        camera.SetPosition(*(centre - self.volume.normal * 1000.0))
-        camera.SetViewUp(*(-self.volume.col_dir))
+        self._apply_view(self.slice_point(self.slice_index))
+        right, up = self.screen_axes()
         rows, cols = self.volume.buffer.shape[1:3]
         sx, sy, _ = self.volume.image.GetSpacing()
-        self.fit(cols * sx, rows * sy)
+        extent_i, extent_j = self.volume.row_dir * cols * sx, self.volume.col_dir * rows * sy
+        width = abs(extent_i @ right) + abs(extent_j @ right)
+        height = abs(extent_i @ up) + abs(extent_j @ up)
+        self.fit(width, height)
 
     def fit(self, width_mm: float, height_mm: float) -> None:
         """Zoom so an image of this size fills the viewport (aspect kept)."""
         camera = self.renderer.GetActiveCamera()
         vw, vh = self.renderer.GetSize()
         aspect = vw / vh if vw and vh else 1.0
-        camera.SetParallelScale(max(height_mm, width_mm / aspect) / 2)
+        self._fit_scale = max(height_mm, width_mm / aspect) / 2
+        camera.SetParallelScale(self._fit_scale)
         self.renderer.ResetCameraClippingRange()
+
+    def set_view(self, view: ViewTransform) -> None:
+        """Rotate/flip about the centre of the screen, keeping zoom and the slice."""
+        if self.volume is None:
+            self.view = view
+            return
+        centre = np.array(self.renderer.GetActiveCamera().GetFocalPoint())
+        self.view = view
+        self._apply_view(centre)
+
+    def rotate(self, clockwise: bool = True) -> None:
+        self.set_view(self.view.rotated_clockwise() if clockwise else self.view.rotated_counterclockwise())
+
+    def flip(self, horizontal: bool = True) -> None:
+        self.set_view(self.view.flipped_horizontally() if horizontal else self.view.flipped_vertically())
+
+    @property
+    def zoom(self) -> float:
+        """Magnification relative to 'fit' (1.0 = the image fills the viewport)."""
+        return self._fit_scale / self.renderer.GetActiveCamera().GetParallelScale()
+
+    def set_zoom(self, zoom: float) -> None:
+        self.renderer.GetActiveCamera().SetParallelScale(self._fit_scale / float(np.clip(zoom, 0.02, 64.0)))
+
+    def zoom_at(self, factor: float, x: float, y: float) -> None:
+        """Magnify by ``factor`` keeping the patient point under display (x, y) in place."""
+        before = self.display_to_patient(x, y)
+        self.set_zoom(self.zoom * factor)
+        after = self.display_to_patient(x, y)
+        self._shift_camera(before - after)
+
+    @property
+    def pan(self) -> tuple[float, float]:
+        """Offset of the view centre from the slice centre, mm along screen right and up."""
+        if self.volume is None:
+            return (0.0, 0.0)
+        d = np.array(self.renderer.GetActiveCamera().GetFocalPoint()) - self.slice_point(self.slice_index)
+        right, up = self.screen_axes()
+        return float(d @ right), float(d @ up)
+
+    def set_pan(self, right_mm: float, up_mm: float) -> None:
+        if self.volume is None:
+            return
+        right, up = self.screen_axes()
+        target = self.slice_point(self.slice_index) + right * right_mm + up * up_mm
+        self._shift_camera(target - np.array(self.renderer.GetActiveCamera().GetFocalPoint()))
+
+    def pan_by_pixels(self, dx: float, dy: float) -> None:
+        """Move the image with the mouse: (dx, dy) display pixels, y up."""
+        right, up = self.screen_axes()
+        self._shift_camera(-(right * dx + up * dy) * self.mm_per_pixel)
+
+    def _shift_camera(self, shift: np.ndarray) -> None:
+        camera = self.renderer.GetActiveCamera()
+        camera.SetFocalPoint(*(np.array(camera.GetFocalPoint()) + shift))
+        camera.SetPosition(*(np.array(camera.GetPosition()) + shift))
+        self.renderer.ResetCameraClippingRange()
+
+    @property
+    def mm_per_pixel(self) -> float:
+        _, height = self.renderer.GetSize()
+        return 2.0 * self.renderer.GetActiveCamera().GetParallelScale() / max(height, 1)
+
+    # --- picking -------------------------------------------------------------------------
+    def display_to_patient(self, x: float, y: float) -> np.ndarray:
+        """The LPS point on the shown slice under display pixel (x, y) (origin bottom left)."""
+        renderer = self.renderer
+        renderer.SetDisplayPoint(float(x), float(y), 0.0)
+        renderer.DisplayToWorld()
+        wx, wy, wz, w = renderer.GetWorldPoint()
+        point = np.array([wx, wy, wz]) / (w or 1.0)
+        if self.volume is None:
+            return point
+        plane = self.slice_point(self.slice_index)
+        normal = self.volume.normal
+        return point - normal * float((point - plane) @ normal)
+
+    def patient_to_display(self, point: np.ndarray) -> tuple[float, float]:
+        self._coordinate.SetValue(*(float(c) for c in point))
+        x, y = self._coordinate.GetComputedDoubleDisplayValue(self.renderer)
+        return float(x), float(y)
 
     # --- display -------------------------------------------------------------------------
     def set_window(self, center: float, width: float) -> None:
+        """Window in DICOM terms (C.11.2.1.2); ignored for colour images."""
+        if self.is_color:
+            return
+        self._set_vtk_window(center, width)
+
+    def _set_vtk_window(self, center: float, width: float) -> None:
         prop = self.image_slice.GetProperty()
-        prop.SetColorLevel(float(center))
-        prop.SetColorWindow(max(float(width), 1.0))
+        width = max(float(width), 1.0)
+        prop.SetColorLevel(float(center) - 0.5)
+        prop.SetColorWindow(max(width - 1.0, 1e-3))
 
     @property
     def window(self) -> tuple[float, float]:
-        """Current (center, width)."""
+        """Current (center, width) in DICOM terms."""
         prop = self.image_slice.GetProperty()
-        return prop.GetColorLevel(), prop.GetColorWindow()
+        return prop.GetColorLevel() + 0.5, prop.GetColorWindow() + 1.0
 
     def set_inverted(self, inverted: bool) -> None:
         """Show high values dark (MONOCHROME1, PS3.3 C.7.6.3.1.2, or the user's `I` key)."""
         prop = self.image_slice.GetProperty()
-        if inverted:
+        if inverted and not self.is_color:
             table = vtkLookupTable()
             table.SetNumberOfTableValues(256)
             table.SetHueRange(0, 0)
@@ -127,11 +269,17 @@ class SliceScene:
             table.Build()
             prop.SetLookupTable(table)
             prop.UseLookupTableScalarRangeOff()  # the window still sets the range
+            self.inverted = True
         else:
             prop.SetLookupTable(None)
-        self.inverted = inverted
+            self.inverted = False
+
+    @property
+    def interpolated(self) -> bool:
+        return self.image_slice.GetProperty().GetInterpolationType() != 0
 
     def set_interpolation(self, smooth: bool) -> None:
+        """Linear (smooth) or nearest neighbour (every pixel a square, for pixel peeping)."""
         prop = self.image_slice.GetProperty()
         if smooth:
             prop.SetInterpolationTypeToLinear()
@@ -144,4 +292,31 @@ class SliceScene:
             self.annotation.SetText(index, texts.get(corner, ""))
 
     def show_annotations(self, visible: bool) -> None:
+        """Corner text, edge labels, scale bar and warnings on or off (for clean screenshots)."""
         self.annotation.SetVisibility(visible)
+        self.overlays.set_visible(visible)
+
+    def set_scale_unit(self, unit: str, factor: float = 1.0) -> None:
+        """'mm', 'mm (detector)' or '' (no calibrated spacing: no scale bar). ``factor``
+        converts the affine's mm to the calibration's (Imager Pixel Spacing is not in the affine)."""
+        self.overlays.scale_unit = unit
+        self._scale_factor = factor
+
+    def set_warning(self, text: str) -> None:
+        self.overlays.set_warning(text)
+
+    def set_shapes(self, shapes: list[DrawnShape]) -> None:
+        self.measurements.set_shapes(shapes)
+
+    @property
+    def edge_labels(self) -> EdgeLabels:
+        if self.volume is None or not self.oriented:
+            return EdgeLabels("", "", "", "")
+        return edge_labels(self.volume.row_dir, self.volume.col_dir, self.view)
+
+    def _update_edge_labels(self) -> None:
+        self.overlays.set_edge_labels(self.edge_labels)
+
+    def _layout_overlays(self) -> None:
+        self.overlays.layout(self.mm_per_pixel * self._scale_factor if self.volume is not None else 0.0)
+        self.measurements.layout()

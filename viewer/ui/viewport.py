@@ -1,31 +1,69 @@
 """The 2D viewport: a VTK slice scene in a Qt widget, driven the way radiologists expect.
 
-Wheel scrolls slices, left-drag is window/level (horizontal = width, vertical = centre),
-right-drag zooms, middle-drag pans; keys: PgUp/PgDn/arrows scroll, Home/End jump, I inverts,
-R resets, F fits, A toggles annotations. VTK's own key bindings (which include 'q' = quit)
-are replaced, not extended.
+Mouse: wheel scrolls slices; the left button runs the chosen tool (:data:`TOOLS`: W/L by
+default, where right widens the window and up raises the centre); right-drag zooms about the
+press point; middle-drag (or Shift+left) pans. Keys: PgUp/PgDn/arrows scroll, Home/End jump,
+0–9 apply W/L presets (:mod:`viewer.core.presets`), I inverts, R resets, F fits, A toggles
+annotations, [ and ] rotate 90°, H and V flip, N toggles interpolation (nearest for pixel
+peeping), space plays/stops cine, Delete removes the newest measurement on the image, Esc
+cancels the one being drawn. VTK's own bindings (which include 'q' = quit) are replaced: an
+observer on the style replaces the style's default handler for that event.
+
+Measurements are :class:`~viewer.core.measurements.Measurement` values in patient
+coordinates; the viewport announces each one (``measurement_added``/``measurement_removed``)
+so the application can keep them per image in the store, and :meth:`set_measurements`
+shows stored ones again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 
 from viewer.core.annotations import corner_texts
-from viewer.core.pixels.voi import Window
+from viewer.core.cine import frame_intervals_ms
+from viewer.core.measurements import Measurement, calibration, measure
+from viewer.core.orientation import ViewTransform
+from viewer.core.pixels.voi import Window, auto_window
+from viewer.core.presets import Preset, preset_for_key, presets_for
 from viewer.core.volume import Volume
+from viewer.render.measure_props import DrawnShape
 from viewer.render.offscreen import read_frame
+from viewer.render.overlays import lossy_note
 from viewer.render.slice_scene import SliceScene
 from viewer.ui.vtk_widget import SafeVTKWidget
 
+TOOLS = ("window", "zoom", "pan", "scroll", "length", "angle", "rectangle", "ellipse", "freehand", "probe")
+MEASURE_TOOLS = ("length", "angle", "rectangle", "ellipse", "freehand", "probe")
+_BUTTON_TOOL = {"right": "zoom", "middle": "pan"}
+
+
+@dataclass
+class _Drag:
+    button: str
+    tool: str
+    start: tuple[int, int]
+    last: tuple[int, int]
+    window: tuple[float, float]
+    slice_index: int
+    points: list[np.ndarray] = field(default_factory=list)
+
 
 class Viewport(QWidget):
-    """Shows one volume slice by slice."""
+    """Shows one volume slice by slice, with tools, overlays and measurements."""
 
     slice_changed = Signal(int)
     window_changed = Signal(float, float)  # center, width
+    view_changed = Signal()  # zoom, pan, rotation or flip changed by the user
+    activated = Signal()  # the user pressed a mouse button in this viewport
+    measurement_added = Signal(object)  # Measurement
+    measurement_removed = Signal(object)  # Measurement
+    probed = Signal(object)  # dict with the value under the cursor (probe tool, live)
+    cine_toggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,43 +76,76 @@ class Viewport(QWidget):
         self.render_window.AddRenderer(self.scene.renderer)
         self.style = vtkInteractorStyleImage()
         self.style.SetInteractionModeToImage2D()
-        # An observer on the style replaces its default handler for that event.
-        self.style.AddObserver("MouseWheelForwardEvent", lambda *_: self.scroll(-1))
-        self.style.AddObserver("MouseWheelBackwardEvent", lambda *_: self.scroll(+1))
-        self.style.AddObserver("CharEvent", lambda *_: None)
-        self.style.AddObserver("KeyPressEvent", self._on_key)
-        self.style.AddObserver("StartWindowLevelEvent", lambda *_: self._start_window_drag())
-        self.style.AddObserver("WindowLevelEvent", lambda *_: self._window_dragged())
-        self.style.AddObserver("ResetWindowLevelEvent", lambda *_: self.reset())
-        self._drag_start: tuple[int, int, float, float] | None = None
-        self._units_per_pixel = 1.0
+        for event, handler in (
+            ("MouseWheelForwardEvent", lambda *_: self.scroll(-1)),
+            ("MouseWheelBackwardEvent", lambda *_: self.scroll(+1)),
+            ("LeftButtonPressEvent", lambda *_: self._press("left")),
+            ("LeftButtonReleaseEvent", lambda *_: self._release()),
+            ("MiddleButtonPressEvent", lambda *_: self._press("middle")),
+            ("MiddleButtonReleaseEvent", lambda *_: self._release()),
+            ("RightButtonPressEvent", lambda *_: self._press("right")),
+            ("RightButtonReleaseEvent", lambda *_: self._release()),
+            ("MouseMoveEvent", lambda *_: self._move()),
+            ("CharEvent", lambda *_: None),
+            ("KeyPressEvent", lambda *_: self._on_key()),
+        ):
+            self.style.AddObserver(event, handler)
         self.vtk_widget.SetInteractorStyle(self.style)
         self.vtk_widget.Initialize()
+        self.interactor = self.render_window.GetInteractor()
         self.volume: Volume | None = None
         self.initial_window = Window(40, 400)
+        self.presets: list[Preset] = []
         self.annotations_visible = True
+        self.tool = "window"
+        self.measurements: list[Measurement] = []
+        self._drag: _Drag | None = None
+        self._angle_pending: list[np.ndarray] | None = None
+        self._draft: tuple[str, list[np.ndarray]] | None = None
+        self._units_per_pixel = 1.0
+        self.cine_fps: float | None = None  # None: the file's timing
+        self._cine = QTimer(self)
+        self._cine.setSingleShot(True)
+        self._cine.timeout.connect(self._cine_step)
+        self._cine_intervals: list[float] = []
 
     # --- content -----------------------------------------------------------------------------
     def show_volume(self, volume: Volume, window: Window, *, inverted: bool = False) -> None:
-        """Display ``volume`` from its first slice at ``window``."""
+        """Display ``volume`` from its first slice at ``window`` (ignored for colour images)."""
+        self.stop_cine()
+        self._drag, self._angle_pending, self._draft = None, None, None
         self.volume = volume
         self.initial_window = window
-        self.scene.set_volume(volume.voxels, volume.affine)
+        header = volume.headers[0]
+        self.scene.set_volume(volume.voxels, volume.affine, oriented=bool(header.get("ImageOrientationPatient")))
         self.scene.set_inverted(inverted)
         self.scene.set_window(window.center, window.width)
-        lo, hi = float(volume.voxels.min()), float(volume.voxels.max())
+        cal = calibration(header)
+        affine_spacing = float(np.linalg.norm(volume.affine[:3, 2]))
+        self.scene.set_scale_unit("" if cal.kind == "pixels" else cal.unit, cal.column_spacing / affine_spacing)
+        self.scene.set_warning(lossy_note(header))
+        self.presets = [] if self.scene.is_color else presets_for(header, volume.voxels)
+        sample = volume.voxels[:: max(1, volume.voxels.shape[0] // 8)]
+        lo, hi = float(sample.min()), float(sample.max())
         self._units_per_pixel = max((hi - lo) / 1024.0, 1e-3)
+        self.measurements = []
         self._refresh()
 
     @property
     def slice_index(self) -> int:
         return self.scene.slice_index
 
+    @property
+    def slice_count(self) -> int:
+        return self.scene.slice_count
+
     def set_slice(self, k: int) -> None:
         if self.volume is None:
             return
         before = self.scene.slice_index
         shown = self.scene.set_slice(k)
+        if shown != before:
+            self._angle_pending, self._draft = None, None
         self._refresh()
         if shown != before:
             self.slice_changed.emit(shown)
@@ -82,17 +153,39 @@ class Viewport(QWidget):
     def scroll(self, step: int) -> None:
         self.set_slice(self.scene.slice_index + step)
 
+    def slice_position(self, k: int | None = None) -> np.ndarray:
+        """LPS centre of slice ``k`` (default: the one shown); what synchronisation matches."""
+        return self.scene.slice_point(self.slice_index if k is None else k)
+
     def set_window(self, center: float, width: float) -> None:
         self.scene.set_window(center, width)
         self._refresh()
         self.window_changed.emit(*self.scene.window)
 
+    def apply_preset(self, preset: Preset) -> None:
+        self.set_window(preset.center, preset.width)
+
+    def auto_window(self) -> None:
+        """A window from the shown slice's own value range (the classic 'auto W/L')."""
+        if self.volume is not None and not self.scene.is_color:
+            w = auto_window(self.volume.voxels[self.slice_index])
+            self.set_window(w.center, w.width)
+
     def reset(self) -> None:
-        """Back to the file's window, fitted, not inverted."""
+        """Back to the file's window, unrotated, fitted, not inverted."""
         if self.volume is None:
             return
+        self.scene.view = ViewTransform()
         self.scene.reset_camera()
+        inverted = self.volume.headers[0].get("PhotometricInterpretation") == "MONOCHROME1"
+        self.scene.set_inverted(inverted)
         self.set_window(self.initial_window.center, self.initial_window.width)
+        self.view_changed.emit()
+
+    def fit(self) -> None:
+        self.scene.reset_camera()
+        self._refresh()
+        self.view_changed.emit()
 
     def toggle_invert(self) -> None:
         self.scene.set_inverted(not self.scene.inverted)
@@ -102,6 +195,123 @@ class Viewport(QWidget):
         self.annotations_visible = not self.annotations_visible
         self.scene.show_annotations(self.annotations_visible)
         self.render()
+
+    def set_interpolation(self, smooth: bool) -> None:
+        self.scene.set_interpolation(smooth)
+        self.render()
+
+    def rotate(self, clockwise: bool = True) -> None:
+        self.scene.rotate(clockwise)
+        self._refresh()
+        self.view_changed.emit()
+
+    def flip(self, horizontal: bool = True) -> None:
+        self.scene.flip(horizontal)
+        self._refresh()
+        self.view_changed.emit()
+
+    def set_zoom_pan(self, zoom: float, pan: tuple[float, float]) -> None:
+        """Set magnification (1 = fit) and pan (mm along screen right/up) without signalling."""
+        self.scene.set_zoom(zoom)
+        self.scene.set_pan(*pan)
+        self._refresh()
+
+    def set_tool(self, tool: str) -> None:
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}; expected one of {TOOLS}")
+        self.tool = tool
+        self._angle_pending, self._draft = None, None
+        self._refresh()
+
+    # --- cine --------------------------------------------------------------------------------
+    @property
+    def cine_playing(self) -> bool:
+        return self._cine.isActive()
+
+    def play_cine(self, fps: float | None = None) -> None:
+        """Loop through the slices/frames at ``fps`` (None: the file's Frame Time (Vector))."""
+        if self.volume is None or self.slice_count < 2:
+            return
+        if fps is not None:
+            self.cine_fps = fps
+        self._cine_intervals = frame_intervals_ms(self.volume.headers[0], self.slice_count, self.cine_fps)
+        self._cine.start(round(self._cine_intervals[self.slice_index]))
+        self.cine_toggled.emit(True)
+
+    def stop_cine(self) -> None:
+        if self._cine.isActive():
+            self._cine.stop()
+            self.cine_toggled.emit(False)
+
+    def toggle_cine(self) -> None:
+        if self.cine_playing:
+            self.stop_cine()
+        else:
+            self.play_cine()
+
+    def _cine_step(self) -> None:
+        if self.volume is None or self.vtk_widget.finalized:
+            return
+        self.set_slice((self.slice_index + 1) % self.slice_count)
+        self._cine.start(round(self._cine_intervals[self.slice_index]))
+
+    # --- measurements ------------------------------------------------------------------------
+    def current_uid(self, k: int | None = None) -> str:
+        """SOP Instance UID of slice ``k``: the key measurements are stored under."""
+        assert self.volume is not None
+        k = self.slice_index if k is None else k
+        return str(self.volume.headers[k].get("SOPInstanceUID") or f"slice-{k}")
+
+    def visible_measurements(self) -> list[Measurement]:
+        if self.volume is None:
+            return []
+        uid = self.current_uid()
+        return [m for m in self.measurements if m.sop_instance_uid == uid]
+
+    def add_measurement(self, kind: str, points: list[np.ndarray], label: str = "") -> Measurement:
+        """Measure on the shown image through LPS ``points`` and keep the result."""
+        assert self.volume is not None
+        k = self.slice_index
+        result = measure(kind, points, self.scene.slice_geometry(k), self.volume.voxels[k], self.volume.headers[k])
+        m = Measurement(kind, [tuple(p) for p in points], self.current_uid(k), result, label=label)
+        self.measurements.append(m)
+        self._refresh()
+        self.measurement_added.emit(m)
+        return m
+
+    def remove_measurement(self, m: Measurement) -> None:
+        if m in self.measurements:
+            self.measurements.remove(m)
+            self._refresh()
+            self.measurement_removed.emit(m)
+
+    def set_measurements(self, measurements: list[Measurement]) -> None:
+        """Show stored measurements (any image of this series); results are recomputed from
+        the pixels so a changed calibration rule cannot leave stale numbers on screen."""
+        self.measurements = []
+        if self.volume is not None:
+            by_uid = {self.current_uid(k): k for k in range(self.slice_count)}
+            for m in measurements:
+                k = by_uid.get(m.sop_instance_uid)
+                if k is not None:
+                    m.result = measure(m.kind, m.points, self.scene.slice_geometry(k),
+                                       self.volume.voxels[k], self.volume.headers[k])
+                self.measurements.append(m)
+        self._refresh()
+
+    def _shapes(self) -> list[DrawnShape]:
+        geometry = self.scene.slice_geometry()
+        shapes = [DrawnShape(m.kind, m.points, m.summary(), geometry) for m in self.visible_measurements()]
+        if self._draft is not None:
+            kind, points = self._draft
+            if len(points) >= 2 or kind == "probe":
+                text = ""
+                if self.volume is not None and (kind != "angle" or len(points) == 3):
+                    k = self.slice_index
+                    result = measure(kind, points, geometry, self.volume.voxels[k], self.volume.headers[k])
+                    text = Measurement(kind, [tuple(p) for p in points], "", result).summary()
+                shapes.append(DrawnShape(kind, points, text, geometry, draft=True))
+        return shapes
 
     # --- rendering ---------------------------------------------------------------------------
     def render(self) -> None:
@@ -113,32 +323,126 @@ class Viewport(QWidget):
 
     def shutdown(self) -> None:
         """Release the GL context before Qt destroys the native window. Idempotent."""
+        self._cine.stop()
         self.vtk_widget.Finalize()
 
     def _refresh(self) -> None:
         if self.volume is not None:
             k = self.scene.slice_index
             header = self.volume.headers[k]
-            self.scene.set_corner_text(corner_texts(header, k, self.scene.slice_count, self.scene.window))
+            texts = corner_texts(header, k, self.scene.slice_count, self.scene.window, self.scene.zoom)
+            if self.scene.is_color:
+                texts["lower_right"] = f"Zoom {self.scene.zoom:.2f}"
+            self.scene.set_corner_text(texts)
+            self.scene.set_shapes(self._shapes())
         self.render()
 
-    def _start_window_drag(self) -> None:
-        x, y = self.vtk_widget.GetRenderWindow().GetInteractor().GetEventPosition()
-        self._drag_start = (x, y, *self.scene.window)
+    # --- mouse -------------------------------------------------------------------------------
+    def _event_xy(self) -> tuple[int, int]:
+        x, y = self.interactor.GetEventPosition()
+        return int(x), int(y)
 
-    def _window_dragged(self) -> None:
-        """Left-drag: right widens the window, up raises the centre, in units of the data range."""
-        if self._drag_start is None:
-            self._start_window_drag()
-        x0, y0, center0, width0 = self._drag_start
-        x, y = self.vtk_widget.GetRenderWindow().GetInteractor().GetEventPosition()
-        width = max(width0 + (x - x0) * self._units_per_pixel, 1.0)
-        center = center0 + (y - y0) * self._units_per_pixel
-        self.set_window(center, width)
+    def _press(self, button: str) -> None:
+        self.activated.emit()
+        if self.volume is None:
+            return
+        xy = self._event_xy()
+        tool = _BUTTON_TOOL.get(button, self.tool)
+        if button == "left" and self.interactor.GetShiftKey():
+            tool = "pan"
+        if button == "left" and self.interactor.GetControlKey():
+            tool = "zoom"
+        point = self.scene.display_to_patient(*xy)
+        if tool == "angle" and self._angle_pending is not None:  # third click closes the angle
+            self.add_measurement("angle", [*self._angle_pending, point])
+            self._angle_pending, self._draft = None, None
+            return
+        self._drag = _Drag(button, tool, xy, xy, self.scene.window, self.slice_index, [point])
+        if tool in MEASURE_TOOLS:
+            self._draft = (tool, [point] if tool == "probe" else [point, point])
+            if tool == "probe":
+                self._probe(point)
+            self._refresh()
 
-    def _on_key(self, *_: object) -> None:
-        key = self.vtk_widget.GetRenderWindow().GetInteractor().GetKeySym() or ""
+    def _move(self) -> None:
+        xy = self._event_xy()
+        drag = self._drag
+        if drag is None:
+            if self._angle_pending is not None and self.volume is not None:
+                self._draft = ("angle", [*self._angle_pending, self.scene.display_to_patient(*xy)])
+                self._refresh()
+            return
+        dx, dy = xy[0] - drag.last[0], xy[1] - drag.last[1]
+        tool = drag.tool
+        if tool == "window":
+            if not self.scene.is_color:
+                c0, w0 = drag.window
+                width = max(w0 + (xy[0] - drag.start[0]) * self._units_per_pixel, 1.0)
+                center = c0 + (xy[1] - drag.start[1]) * self._units_per_pixel
+                self.set_window(center, width)
+        elif tool == "zoom":
+            self.scene.zoom_at(float(np.exp(dy * 0.01)), *drag.start)
+            self._refresh()
+            self.view_changed.emit()
+        elif tool == "pan":
+            self.scene.pan_by_pixels(dx, dy)
+            self._refresh()
+            self.view_changed.emit()
+        elif tool == "scroll":
+            steps = int((drag.start[1] - xy[1]) / 6)  # 6 px per slice, drag down = forward
+            self.set_slice(drag.slice_index + steps)
+        elif tool in MEASURE_TOOLS:
+            point = self.scene.display_to_patient(*xy)
+            if tool == "freehand":
+                drag.points.append(point)
+                self._draft = (tool, list(drag.points))
+            elif tool == "probe":
+                self._draft = (tool, [point])
+                self._probe(point)
+            else:
+                self._draft = (tool, [drag.points[0], point])
+            self._refresh()
+        drag.last = xy
+
+    def _release(self) -> None:
+        drag, self._drag = self._drag, None
+        if drag is None or self.volume is None or drag.tool not in MEASURE_TOOLS:
+            return
+        point = self.scene.display_to_patient(*self._event_xy())
+        tool = drag.tool
+        moved = abs(self._event_xy()[0] - drag.start[0]) + abs(self._event_xy()[1] - drag.start[1]) > 2
+        self._draft = None
+        if tool == "probe":
+            self.add_measurement("probe", [point])
+        elif not moved:  # a click is not a measurement
+            self._refresh()
+        elif tool == "angle":
+            self._angle_pending = [drag.points[0], point]
+            self._draft = ("angle", [drag.points[0], point])
+            self._refresh()
+        elif tool == "freehand":
+            points = [*drag.points, point]
+            if len(points) >= 3:
+                self.add_measurement("freehand", points)
+        else:
+            self.add_measurement(tool, [drag.points[0], point])
+
+    def _probe(self, point: np.ndarray) -> None:
+        assert self.volume is not None
+        k = self.slice_index
+        result = measure("probe", [point], self.scene.slice_geometry(k), self.volume.voxels[k],
+                         self.volume.headers[k])
+        self.probed.emit({**result, "slice": k, "position": [float(c) for c in point]})
+
+    # --- keys --------------------------------------------------------------------------------
+    def _on_key(self) -> None:
+        key = self.interactor.GetKeySym() or ""
         count = self.scene.slice_count
+        if key.isdigit() and len(key) == 1:
+            preset = preset_for_key(self.presets, key)
+            if preset is not None:
+                self.apply_preset(preset)
+            return
         actions = {
             "Prior": lambda: self.scroll(-1),
             "Next": lambda: self.scroll(+1),
@@ -149,14 +453,28 @@ class Viewport(QWidget):
             "Home": lambda: self.set_slice(0),
             "End": lambda: self.set_slice(count - 1),
             "i": self.toggle_invert,
-            "I": self.toggle_invert,
             "r": self.reset,
-            "R": self.reset,
-            "f": lambda: (self.scene.reset_camera(), self._refresh()),
-            "F": lambda: (self.scene.reset_camera(), self._refresh()),
+            "f": self.fit,
             "a": self.toggle_annotations,
-            "A": self.toggle_annotations,
+            "bracketright": lambda: self.rotate(True),
+            "bracketleft": lambda: self.rotate(False),
+            "h": lambda: self.flip(True),
+            "v": lambda: self.flip(False),
+            "n": lambda: self.set_interpolation(not self.scene.interpolated),
+            "space": self.toggle_cine,
+            "Delete": self._delete_last,
+            "BackSpace": self._delete_last,
+            "Escape": self._cancel_draft,
         }
-        action = actions.get(key)
+        action = actions.get(key) or actions.get(key.lower())
         if action is not None:
             action()
+
+    def _delete_last(self) -> None:
+        shown = self.visible_measurements()
+        if shown:
+            self.remove_measurement(shown[-1])
+
+    def _cancel_draft(self) -> None:
+        self._drag, self._angle_pending, self._draft = None, None, None
+        self._refresh()
