@@ -285,3 +285,30 @@ def test_several_shapes_intersect_and_fill_with_the_presentation_value() -> None
 
 def test_no_shutter() -> None:
     assert shutter(_shuttered()) is None
+
+
+def test_embedded_overlay_in_unused_high_bits_is_a_layer_not_a_value() -> None:
+    """Retired embedded overlays (Overlay Bits Allocated 16, bit 14 of 12-bit data): the layer comes
+    from bit 14, and Bits Stored masking keeps it out of the stored values (PS3.5 8.1.1)."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    from viewer.core.decode import decode_frame
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.set_original_encoding(False, True)
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 4, 4, 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    values = np.arange(16, dtype=np.uint16).reshape(4, 4) * 200
+    diagonal = np.eye(4, dtype=bool)
+    ds.PixelData = (values | (diagonal.astype(np.uint16) << 14)).tobytes()
+    ds.add_new((0x6000, 0x0010), "US", 4)
+    ds.add_new((0x6000, 0x0011), "US", 4)
+    ds.add_new((0x6000, 0x0040), "CS", "G")
+    ds.add_new((0x6000, 0x0050), "SS", [1, 1])
+    ds.add_new((0x6000, 0x0100), "US", 16)
+    ds.add_new((0x6000, 0x0102), "US", 14)
+    np.testing.assert_array_equal(decode_frame(ds), values)
+    np.testing.assert_array_equal(overlay_layer(ds, 0), diagonal)

@@ -285,3 +285,15 @@ def test_ct_display_bytes_at_known_pixels(ct_dir) -> None:
         ramp = ((x - (window.center - 0.5)) / (window.width - 1) + 0.5) * 255
         y = 0.0 if x <= low else 255.0 if x > high else ramp
         assert image.pixels[row, col] == math.floor(y + 0.5)
+
+
+@pytest.mark.parametrize("little_endian", [True, False])
+def test_voi_lut_data_as_ow_bytes_in_either_byte_order(little_endian: bool) -> None:
+    item = Dataset()
+    item.LUTDescriptor = [3, 0, 16]
+    item.add_new("LUTData", "OW", np.array([0, 32768, 65535], dtype="<u2" if little_endian else ">u2").tobytes())
+    ds = Dataset()
+    ds.set_original_encoding(False, little_endian)
+    ds.VOILUTSequence = Sequence([item])
+    (lut,) = file_voi_luts(ds)
+    np.testing.assert_array_equal(to_display_uint8(np.array([0, 1, 2]), lut), [0, 128, 255])

@@ -144,7 +144,7 @@ def _lut_data(item: Dataset, ds: Dataset, entries: int, bits: int) -> np.ndarray
     element = item["LUTData"]
     value = element.value
     if isinstance(value, bytes | bytearray):
-        little = getattr(ds, "is_little_endian", None)
+        little = getattr(ds, "original_encoding", (None, None))[1]
         if little is None and hasattr(ds, "file_meta"):
             little = ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2") != "1.2.840.10008.1.2.2"
         itemsize = 1 if (bits <= 8 and len(value) == entries) else 2
