@@ -187,7 +187,7 @@ class QRPeer:
         if self.mode == "fail" and self.status == 0xA801:
             yield None, None  # pynetdicom answers "Move destination unknown"
             return
-        if self.move_dest is None or event.move_destination.decode().strip() != self.move_dest[0]:
+        if self.move_dest is None or str(event.move_destination).strip() != self.move_dest[0]:
             yield None, None
             return
         yield "127.0.0.1", self.move_dest[1]

@@ -83,9 +83,7 @@ def _diagnose_connect(node: RemoteNode) -> ConnectFailed:
             f"connection refused — nothing listens on {node.host}:{node.port} (server down or wrong port)",
         )
     except TimeoutError:
-        return ConnectTimeout(
-            peer, f"no TCP connection within {timeout:g} s — host down, wrong address or a firewall"
-        )
+        return ConnectTimeout(peer, f"no TCP connection within {timeout:g} s — host down, wrong address or a firewall")
     except OSError as exc:
         return ConnectFailed(peer, exc.strerror or str(exc))
     with sock:

@@ -22,14 +22,13 @@ def echo(node: RemoteNode, local: LocalSettings | None = None) -> float:
     """
     calling = (local or LocalSettings()).ae_title
     start = time.perf_counter()
-    with associate(
-        node, [build_context(Verification)], service="Verification (C-ECHO)", calling_aet=calling
-    ) as (assoc, watch):
+    with associate(node, [build_context(Verification)], service="Verification (C-ECHO)", calling_aet=calling) as (
+        assoc,
+        watch,
+    ):
         rsp = assoc.send_c_echo()
         if "Status" not in rsp:
             raise_lost(assoc, watch, node, "C-ECHO")
         if st.category(rsp.Status) == "failure":
-            raise StatusError(
-                node.label, "C-ECHO", rsp.Status, st.meaning("C-ECHO", rsp.Status), st.comment(rsp)
-            )
+            raise StatusError(node.label, "C-ECHO", rsp.Status, st.meaning("C-ECHO", rsp.Status), st.comment(rsp))
     return time.perf_counter() - start

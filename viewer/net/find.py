@@ -123,9 +123,7 @@ def date_range(spec: str) -> str:
     spec = spec.strip().replace(" ", "")
     m = _DATE_RANGE.match(spec)
     if not spec or not m or (m.group(2) is None and m.group(3)) or spec == "-":
-        raise ConfigError(
-            f"invalid date {spec!r}: use YYYYMMDD, FROM-TO, FROM- or -TO (e.g. 20120101-20121231)"
-        )
+        raise ConfigError(f"invalid date {spec!r}: use YYYYMMDD, FROM-TO, FROM- or -TO (e.g. 20120101-20121231)")
     low, dash, high = m.groups()
     if not dash:
         return spec
@@ -201,9 +199,7 @@ def _identifier(level: str, filters: Mapping[str, str], parents: Mapping[str, st
 class _Finder:
     """One association's worth of hierarchical C-FINDs."""
 
-    def __init__(
-        self, assoc: Association, watch: Watch, node: RemoteNode, cancel: CancelToken | None
-    ) -> None:
+    def __init__(self, assoc: Association, watch: Watch, node: RemoteNode, cancel: CancelToken | None) -> None:
         self.assoc, self.watch, self.node, self.cancel = assoc, watch, node, cancel
         uids = {cx.abstract_syntax for cx in assoc.accepted_contexts}
         if StudyRootQueryRetrieveInformationModelFind in uids:
@@ -235,9 +231,7 @@ class _Finder:
                 if match is not None:
                     yield match
             elif cat == "failure":
-                raise StatusError(
-                    self.node.label, "C-FIND", code, st.meaning("C-FIND", code), st.comment(status)
-                )
+                raise StatusError(self.node.label, "C-FIND", code, st.meaning("C-FIND", code), st.comment(status))
             elif cat == "warning":
                 log.warning(
                     "%s: C-FIND ended with warning 0x%04X (%s)",

@@ -75,9 +75,7 @@ class RemoteNode:
         self.aet = validate_aet(self.aet)
         self.port = _validate_port(self.port)
         if self.retrieve not in ("move", "get"):
-            raise ConfigError(
-                f"node {self.name}: retrieve method must be 'move' or 'get', not {self.retrieve!r}"
-            )
+            raise ConfigError(f"node {self.name}: retrieve method must be 'move' or 'get', not {self.retrieve!r}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError(f"node {self.name}: a TLS client certificate needs its key (and vice versa)")
 

@@ -43,6 +43,7 @@ from pydicom.uid import (
     RLELossless,
 )
 from pynetdicom import StoragePresentationContexts, build_context, build_role, evt
+from pynetdicom.presentation import PresentationContext
 from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelGet,
     StudyRootQueryRetrieveInformationModelMove,
@@ -62,14 +63,14 @@ log = logging.getLogger(__name__)
 
 Method = Literal["get", "move"]
 
-# Transfer syntaxes offered for C-GET storage contexts. Uncompressed first: the peer picks
-# one per SOP class for the whole association, and an uncompressed choice never forces the
-# peer to compress (slow, possibly lossy); compressed files are then sent decompressed.
-GET_TRANSFER_SYNTAXES = [
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
+# C-GET storage contexts (the peer is the C-STORE SCU; we take the SCP role, PS3.4 C.4.3.1).
+# The peer can only send an instance in a syntax we accepted for its SOP class, and not every
+# peer can transcode (Orthanc 1.10: "C-GET SCP: Cannot transcode ... from JPEG 2000"). So the
+# common image classes get one context per compressed syntax besides the uncompressed one,
+# and the remaining storage classes one uncompressed context each, within the 128-context
+# limit (PS3.8 9.3.2.2). Callers that know the study's SOP classes can pass them instead.
+NATIVE_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian]
+COMPRESSED_SYNTAXES = [
     JPEGLosslessSV1,
     JPEGLSLossless,
     JPEG2000Lossless,
@@ -79,6 +80,36 @@ GET_TRANSFER_SYNTAXES = [
     JPEGLSNearLossless,
     JPEG2000,
 ]
+COMMON_IMAGE_CLASSES = [
+    "1.2.840.10008.5.1.4.1.1.2",  # CT
+    "1.2.840.10008.5.1.4.1.1.4",  # MR
+    "1.2.840.10008.5.1.4.1.1.1",  # CR
+    "1.2.840.10008.5.1.4.1.1.1.1",  # DX for presentation
+    "1.2.840.10008.5.1.4.1.1.1.2",  # MG for presentation
+    "1.2.840.10008.5.1.4.1.1.6.1",  # US
+    "1.2.840.10008.5.1.4.1.1.3.1",  # US multi-frame
+    "1.2.840.10008.5.1.4.1.1.7",  # Secondary Capture
+]
+MAX_CONTEXTS = 128
+
+
+def get_contexts(sop_classes: Iterable[str] | None = None) -> list[PresentationContext]:
+    """Storage contexts to offer (with the SCP role) on a C-GET association."""
+    budget = MAX_CONTEXTS - 1  # one for the C-GET model itself
+    rich = list(dict.fromkeys(sop_classes)) if sop_classes else COMMON_IMAGE_CLASSES
+    per_class = 1 + len(COMPRESSED_SYNTAXES)
+    rich = rich[: budget // per_class]
+    contexts = []
+    for uid in rich:
+        contexts.append(build_context(uid, NATIVE_SYNTAXES))
+        contexts += [build_context(uid, ts) for ts in COMPRESSED_SYNTAXES]
+    if not sop_classes:
+        for cx in StoragePresentationContexts:
+            if len(contexts) >= budget:
+                break
+            if cx.abstract_syntax not in rich:
+                contexts.append(build_context(cx.abstract_syntax, NATIVE_SYNTAXES + COMPRESSED_SYNTAXES))
+    return contexts
 
 
 @dataclass
@@ -238,6 +269,7 @@ def retrieve(
     local: LocalSettings | None = None,
     scp: StorageSCP | None = None,
     cancel_grace: float = 5.0,
+    sop_classes: Iterable[str] | None = None,
 ) -> RetrieveReport:
     """Retrieve a study, one series, or some instances of a series from ``node`` into ``sink``.
 
@@ -245,7 +277,8 @@ def retrieve(
     (the app's); without one, a :class:`StorageSCP` on ``local.port`` runs for the duration.
     The move destination is ``local.ae_title`` (or the running SCP's): the peer must know it.
     Raises before anything is transferred (connection, association, port in use); after
-    that, problems land in the report.
+    that, problems land in the report. ``sop_classes`` (C-GET only) narrows the storage
+    contexts offered to those classes, each with every transfer syntax (see :func:`get_contexts`).
     """
     method = method or node.retrieve
     if method not in ("get", "move"):
@@ -259,7 +292,7 @@ def retrieve(
         if method == "get":
             if sink is None:
                 raise ConfigError("C-GET needs a sink for the received instances")
-            _get(node, ident, report, sink, progress, cancel, local, cancel_grace)
+            _get(node, ident, report, sink, progress, cancel, local, cancel_grace, sop_classes)
         else:
             _move(
                 node,
@@ -288,11 +321,11 @@ def _get(
     cancel: CancelToken | None,
     local: LocalSettings,
     grace: float,
+    sop_classes: Iterable[str] | None,
 ) -> None:
     sop = StudyRootQueryRetrieveInformationModelGet
-    storage = [build_context(cx.abstract_syntax, GET_TRANSFER_SYNTAXES) for cx in StoragePresentationContexts]
-    contexts = [build_context(sop), *storage[:127]]
-    roles = [build_role(cx.abstract_syntax, scp_role=True) for cx in contexts[1:]]
+    contexts = [build_context(sop), *get_contexts(sop_classes)]
+    roles = [build_role(uid, scp_role=True) for uid in dict.fromkeys(cx.abstract_syntax for cx in contexts[1:])]
 
     def deliver(ds: Dataset) -> None:
         sink(ds)
@@ -350,9 +383,10 @@ def _move(
         with scp.route(*uids, sink=sink, msg_id=msg_id) as route:
             try:
                 with (
-                    associate(
-                        node, [build_context(sop)], service="Study Root C-MOVE", calling_aet=local.ae_title
-                    ) as (assoc, watch),
+                    associate(node, [build_context(sop)], service="Study Root C-MOVE", calling_aet=local.ae_title) as (
+                        assoc,
+                        watch,
+                    ),
                     _Canceller(assoc, msg_id, sop, cancel, grace) as canceller,
                 ):
                     try:
@@ -379,11 +413,15 @@ def _move(
             "C-MOVE",
             0xA801,
             "Move destination unknown",
-            f"the peer does not know AE title {scp.ae_title!r}; register it there with host and port "
-            f"{scp.port}",
+            f"the peer does not know AE title {scp.ae_title!r}; register it there with host and port {scp.port}",
         )
     if cancel is not None and cancel.cancelled:
         report.cancelled = True
+    if report.error is None and not report.cancelled and report.completed > report.received:
+        report.error = NetError(
+            f"{node.label}: reports {report.completed} instances sent but {report.received} arrived here; "
+            f"does it map AE title {scp.ae_title!r} to this host and port {scp.port}?"
+        )
 
 
 def missing_instances(

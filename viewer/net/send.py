@@ -140,7 +140,9 @@ def to_explicit_le(ds: Dataset) -> Dataset:
     """Re-encode ``ds`` as Explicit VR Little Endian: decompress, or byte-swap big endian pixels."""
     syntax = _syntax_of(ds)
     if syntax.is_compressed:
-        ds.decompress()  # pydicom: decodes every frame, sets Explicit VR Little Endian
+        # A lossless re-encoding keeps the instance's identity (PS3.5 8.2.1 / PS3.4 B.4.1.3)
+        # pydicom would otherwise mint a new SOP Instance UID.
+        ds.decompress(generate_instance_uid=False)
     elif syntax == ExplicitVRBigEndian and "PixelData" in ds:
         arr = ds.pixel_array
         ds.PixelData = arr.astype(arr.dtype.newbyteorder("<")).tobytes()

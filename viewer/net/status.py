@@ -48,9 +48,7 @@ def meaning(service: str, code: int) -> str:
     entry = _TABLES.get(service, _tables.GENERAL_STATUS).get(code)
     if entry and entry[1]:
         return str(entry[1])
-    return {"success": "Success", "pending": "Pending", "cancel": "Cancelled"}.get(
-        category(code), "Unknown status"
-    )
+    return {"success": "Success", "pending": "Pending", "cancel": "Cancelled"}.get(category(code), "Unknown status")
 
 
 def comment(status: Dataset) -> str:

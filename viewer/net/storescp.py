@@ -4,7 +4,7 @@ Runs pynetdicom's server on its own threads (one per association). Instances go 
 default sink, except that a running C-MOVE can :meth:`StorageSCP.route` its own
 instances elsewhere and count them: a C-STORE that belongs to a move carries the Move
 Originator AE Title and Message ID (PS3.7 9.1.1.1, Table 9.1-1), and when a peer leaves them
-out we fall back to matching the study/series/instance UIDs that were asked for.
+out we go by the study/series/instance UIDs that were asked for alone.
 """
 
 from __future__ import annotations
@@ -44,10 +44,15 @@ class Route:
     sink: InstanceSink
     received: list[str] = field(default_factory=list)
 
-    def wants(self, originator: tuple[str | None, int | None], ds: Dataset, our_aet: str) -> bool:
-        aet, msg_id = originator
-        if msg_id is not None and aet:
-            return msg_id == self.msg_id and aet.strip() == our_aet
+    def wants(self, originator_msg_id: int | None, ds: Dataset) -> bool:
+        """Whether a received instance belongs to this move.
+
+        The UIDs must be among those asked for; when the peer sent a Move Originator Message
+        ID it must be ours. The Move Originator AE Title is not compared: pynetdicom-based
+        peers put their own AE title there instead of ours.
+        """
+        if originator_msg_id is not None and originator_msg_id != self.msg_id:
+            return False
         if str(ds.get("StudyInstanceUID", "")) != self.study_uid:
             return False
         if self.series_uid and str(ds.get("SeriesInstanceUID", "")) != self.series_uid:
@@ -119,9 +124,7 @@ class StorageSCP:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(self.local.port, "address already in use") from exc
             if exc.errno == errno.EACCES:
-                raise PortInUse(
-                    self.local.port, "permission denied (ports below 1024 need privileges)"
-                ) from exc
+                raise PortInUse(self.local.port, "permission denied (ports below 1024 need privileges)") from exc
             raise PortInUse(self.local.port, exc.strerror or str(exc)) from exc
         log.info("storage SCP %s listening on %s:%d", self.local.ae_title, self.bind_host or "*", self.port)
 
@@ -160,13 +163,13 @@ class StorageSCP:
 
     def _on_store(self, event: Any) -> int:
         req = event.request
-        originator = (req.MoveOriginatorApplicationEntityTitle, req.MoveOriginatorMessageID)
+        originator = req.MoveOriginatorMessageID
         chosen: list[Route] = []
 
         def deliver(ds: Dataset) -> None:
             with self._lock:
                 for r in self._routes:
-                    if r.wants(originator, ds, self.local.ae_title):
+                    if r.wants(originator, ds):
                         chosen.append(r)
                         break
             (chosen[0].sink if chosen else self.sink)(ds)
