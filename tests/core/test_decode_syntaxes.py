@@ -3,6 +3,7 @@ Extended Offset Table, fragments spanning frames), decoder choice and the named 
 
 from __future__ import annotations
 
+import base64
 import copy
 import shutil
 import subprocess
@@ -225,3 +226,56 @@ def test_plugin_order_follows_measurement_but_only_installed_plugins() -> None:
     preferred = [p for p in codecs.PREFERRED_PLUGINS[UID("1.2.840.10008.1.2.4.80")] if p in installed]
     assert order[: len(preferred)] == preferred
     assert "pylibjpeg" in order  # the pure pylibjpeg fallback stays available
+
+
+# --- HTJ2K (PS3.5 A.4.11): no public file has it; codestreams made with OpenJPH's ojph_compress -----
+# from rows 180-203, columns 170-201 of ../shared/data/mr-transfer-syntaxes/1.dcm (12-bit MR):
+# `ojph_compress -i crop.pgm -o crop.j2c -reversible true -num_decomps 3` (RPCL progression), and
+# the same with `-qstep 0.002` (irreversible 9/7) for the lossy syntax.
+HTJ2K_LOSSLESS = base64.b64decode(
+    "/0//UQApQAAAAAAgAAAAGAAAAAAAAAAAAAAAIAAAABgAAAAAAAAAAAABCwEB/1AACAACAAAACP9SAAwAAgABAAMEBEAB/1wA"
+    "DSBweHiAeHh4cHB4/2QAFgABT3BlbkpQSCBWZXIgMC45LjAu/5AACgAAAAAC5wAB/5PAAWwAWZWtlf0FyY9+8Z9/CJm//dsN"
+    "v5CgG5cAwAC0YABaUAAV4Fymq8AE5whmHPkEHdhwQzcA0Lxcwwio+EQUMBz+CzgoAZYAIjisiALWpfIB9IOAOzcAwAC7OAAX"
+    "VwAC64Cw2YBHOSgNKw9TvHIgiDB1AYFAEAIcQAAAaaeCTCAoW0rGuFMnACHJUccEYAkLBGACvgBaaEXAaVcVONIg/u9DQBYC"
+    "pEEACEpiiAKDkAqpIgWKkxh5y8U0OoAgAZ4AtMCjMyYWLWEuIwiyhiIWnGBA5QThJzeogwqQOhQ9GAiV+ACE9eRi1kyGODGc"
+    "AMABfT8ABfTMAAvqYKK4h/aMNIPvSsabdqxNgz3IETlKYxQCL9yXztTmBI+k5QHbgBbjWdo8jYKyouwJUKAsmZVAQIoVL2om"
+    "yeIZkT6N0J2IwDiEoR6qbR89LdP2VqwMyTTmUlBuYzAn0gQKRFNQABdleBpMDHAEAlQwW8geyyB85wALKV41FNgPCvl6suvE"
+    "QarGzzzWSGrEANeCiFCMIgFG1NcAgCqIACmaAow0BEB0T/TU5HRrZnRRJgsyXenUqQRSMrRcSvei0IRhocGr5jNFGYYUwbDJ"
+    "ii9INICPDgMzpH+XDBGO4FYspIYg6DR+k7jSndrl0dDUVlOm4lA3XaqJIS4ACMx2BIhgV8q0y9FF7ZVRYNCR1VjI+QMpFqnd"
+    "LzmS4cgBRGiTvarUvceaAgWuuGmSloZAKCRSTWCwIAAQALM6Aiu2tgi+NaxFCMniouCFJNG9qNInMBg1JQtARnlWQoyGGmEF"
+    "CjZYeqp9YLLKKUP2qPxKgStTfJABjUJpgLUotp45HLsBFpgptFhoJst6iCaV4kEB56CehnCiwflJ0qhUGdPsc6wOUzxlI21T"
+    "rEXWVdFkdcZiMOFPWIxc4gYSkuS8GVDTsWFzPV8rDw5vuARTGxArHhpLkp4VChE0jOdBVBgDBBAhmwL/2Q=="
+)
+HTJ2K_LOSSY = base64.b64decode(
+    "/0//UQApQAAAAAAgAAAAGAAAAAAAAAAAAAAAIAAAABgAAAAAAAAAAAABCwEB/1AACAACAAAAI/9SAAwAAgABAAMEBEAA/1wA"
+    "FyJvk2+qb6pvwlg1WDVYeFAaUBpfv/9kABYAAU9wZW5KUEggVmVyIDAuOS4wLv+QAAoAAAAAAVsAAf+TwALZ3Y/khve/BEJg"
+    "Bn5gBm7AEiTBP3MpADa3AMACugAVsACsjK8EIBKAmoM33BhDNgBm8x6HyTADHfYI2ZcAZghSpDcASzhR3ZYAwAtyAFrwAtMc"
+    "AabLwQk/3OQChEI3ieooHc6yWT1kCjAgUr0AALQNba3TIQdUEALoLGvyTU0bYEC9mwAEeDWEjHTg8QwKelRNyVs5HZsAwBd/"
+    "AF3MALswViIex7pGywJLqqpbeWKAeYeQRVIIRDEMlQY7athzUPAcNxVPGwO7+tI0f+OxTTaMNZmnyahFOeQ7Mx7ZKZ8BblBL"
+    "jpObd6DQ42uZAoTA3FkASAAGKAB52j0F/DZXYagsIKE7YV23mOxntuGpcX8zIo8qeSBL2n0BYQfXvQ4lEhHb/pHmnAywUQwQ"
+    "wER3nCutyDLamEa2+CfL/BX39uZYRWhE3N+E6f4UoZ0B/9k="
+)
+
+
+def _htj2k_dataset(codestream: bytes, syntax: str) -> pydicom.Dataset:
+    ds = pydicom.Dataset()
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = UID(syntax)
+    ds.set_original_encoding(False, True)
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 24, 32, 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = encapsulate([codestream])
+    return ds
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202"])
+def test_htj2k_lossless_decodes_to_the_original_pixels(data_dir: Path, syntax: str) -> None:
+    original = decode_frame(read_dataset(data_dir / "mr-transfer-syntaxes" / "1.dcm"))[180:204, 170:202]
+    np.testing.assert_array_equal(decode_frame(_htj2k_dataset(HTJ2K_LOSSLESS, syntax)), original)
+
+
+def test_htj2k_lossy_decodes_close_to_the_original_pixels(data_dir: Path) -> None:
+    original = decode_frame(read_dataset(data_dir / "mr-transfer-syntaxes" / "1.dcm"))[180:204, 170:202]
+    decoded = decode_frame(_htj2k_dataset(HTJ2K_LOSSY, "1.2.840.10008.1.2.4.203"))
+    difference = np.abs(decoded.astype(np.int32) - original)
+    assert 0 < difference.max() <= 40 and difference.mean() < 5
