@@ -100,9 +100,13 @@ def test_each_orthanc_transfer_syntax_decodes(data_dir: Path, stem: str) -> None
         assert frame.plugin == codecs.plugin_order(UID(stem))[0]
 
 
-def test_non_conformant_12_bit_jpeg_matches_dcmtk_or_is_named(data_dir: Path, tmp_path: Path) -> None:
-    """libjpeg rejects this file's SOS parameters; GDCM (when installed) decodes it like dcmdjpeg."""
-    path = data_dir / "transfer-syntaxes-orthanc" / "1.2.840.10008.1.2.4.51.dcm"
+@pytest.mark.parametrize("source", ["orthanc", "pydicom"])
+def test_non_conformant_12_bit_jpeg_matches_dcmtk_or_is_named(data_dir: Path, tmp_path: Path, source: str) -> None:
+    """libjpeg rejects these files' SOS parameters; GDCM (when installed) decodes them like dcmdjpeg."""
+    if source == "orthanc":
+        path = data_dir / "transfer-syntaxes-orthanc" / "1.2.840.10008.1.2.4.51.dcm"
+    else:
+        path = Path(pydicom_file("JPEG-lossy.dcm"))
     ds = read_dataset(path)
     if "lightbox-gdcm12" not in codecs.plugin_order(ds.file_meta.TransferSyntaxUID):
         with pytest.raises(DecodeError) as info:
@@ -279,3 +283,34 @@ def test_htj2k_lossy_decodes_close_to_the_original_pixels(data_dir: Path) -> Non
     decoded = decode_frame(_htj2k_dataset(HTJ2K_LOSSY, "1.2.840.10008.1.2.4.203"))
     difference = np.abs(decoded.astype(np.int32) - original)
     assert 0 < difference.max() <= 40 and difference.mean() < 5
+
+
+def _pylibjpeg_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretend GDCM, CharLS and Pillow are not installed: the pure pylibjpeg fallback."""
+    import viewer.core.decode as decode_module
+
+    def order(syntax: str) -> list[str]:
+        return [p for p in codecs.plugin_order(syntax) if p in ("", "pylibjpeg", "pydicom")]
+
+    monkeypatch.setattr(decode_module, "plugin_order", order)
+
+
+def test_pure_pylibjpeg_installation_decodes_the_mr_syntaxes_identically(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = data_dir / "mr-transfer-syntaxes"
+    fast = [decode_frame_with_properties(read_dataset(p)) for p in sorted(folder.glob("*.dcm"))]
+    _pylibjpeg_only(monkeypatch)
+    fallback = [decode_frame_with_properties(read_dataset(p)) for p in sorted(folder.glob("*.dcm"))]
+    assert {f.plugin for f in fallback} <= {"", "pylibjpeg"}
+    for a, b in zip(fast, fallback, strict=True):
+        np.testing.assert_array_equal(a.pixels, b.pixels)
+
+
+def test_without_gdcm_the_non_conformant_jpeg_is_a_named_error(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _pylibjpeg_only(monkeypatch)
+    path = data_dir / "transfer-syntaxes-orthanc" / "1.2.840.10008.1.2.4.51.dcm"
+    with pytest.raises(DecodeError) as info:
+        decode_frame(read_dataset(path))
+    assert info.value.path == str(path)
+    assert info.value.transfer_syntax == "JPEG Extended (Process 2 and 4) 1.2.840.10008.1.2.4.51"
+    assert "pylibjpeg" in info.value.reason and "scan start must be zero" in info.value.reason
