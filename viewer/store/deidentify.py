@@ -84,7 +84,10 @@ class Deidentifier:
         ds.PatientName = opts.patient_name
         ds.PatientID = opts.patient_id or self._pseudonym(original_id)
         ds.PatientIdentityRemoved = "YES"
-        ds.DeidentificationMethod = self._method()[:64]
+        # Data de-identified before (TCIA, ...) keeps the earlier method's description; the
+        # codes describe what holds now, so they are this profile's and options' only.
+        methods = [str(m) for m in _values(ds.get("DeidentificationMethod")) if str(m) != self._method()]
+        ds.DeidentificationMethod = [*methods, self._method()] if methods else self._method()
         ds.DeidentificationMethodCodeSequence = Sequence([self._code(c) for c in self._codes()])
         ds.LongitudinalTemporalInformationModified = "MODIFIED" if opts.retain_dates_shifted else "REMOVED"
         meta = getattr(ds, "file_meta", None)
@@ -196,6 +199,14 @@ class Deidentifier:
         if isinstance(value, str) or not hasattr(value, "__iter__"):
             return one(str(value))
         return [one(str(v)) for v in value]
+
+
+def _values(elem_value: object) -> list[object]:
+    if elem_value in (None, ""):
+        return []
+    if isinstance(elem_value, str):
+        return [elem_value]
+    return list(elem_value)  # type: ignore[call-overload]
 
 
 def _repeating_group_removal(group: int, element: int) -> bool:
