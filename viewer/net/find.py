@@ -166,6 +166,13 @@ def _date_match(spec: str, value: str) -> bool:
     return (not low or value >= low.strip()) and (not high or value <= high.strip())
 
 
+def as_list(value: Any) -> list[str]:
+    """A possibly multi-valued attribute value as a list of strings ("CT" and ["CT", "PT"] alike)."""
+    if value is None or value == "":
+        return []
+    return [str(v) for v in value] if isinstance(value, MultiValue | list | tuple) else [str(value)]
+
+
 def matches(ds: Dataset, filters: Mapping[str, str]) -> bool:
     """Whether ``ds`` satisfies ``filters`` for every attribute it carries a value for."""
     for keyword, wanted in filters.items():
@@ -176,8 +183,7 @@ def matches(ds: Dataset, filters: Mapping[str, str]) -> bool:
             if not _date_match(wanted, str(value)):
                 return False
         elif keyword == "ModalitiesInStudy":
-            values = list(value) if isinstance(value, MultiValue) else [value]
-            if not any(_wild_match(wanted, str(v)) for v in values):
+            if not any(_wild_match(wanted, v) for v in as_list(value)):
                 return False
         elif not _wild_match(wanted, str(value)):
             return False

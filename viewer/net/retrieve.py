@@ -62,6 +62,7 @@ from viewer.net.storescp import StorageSCP, next_message_id
 log = logging.getLogger(__name__)
 
 Method = Literal["get", "move"]
+ReportMethod = Literal["get", "move", "wado"]
 
 # C-GET storage contexts (the peer is the C-STORE SCU; we take the SCP role, PS3.4 C.4.3.1).
 # The peer can only send an instance in a syntax we accepted for its SOP class, and not every
@@ -116,7 +117,7 @@ def get_contexts(sop_classes: Iterable[str] | None = None) -> list[PresentationC
 class RetrieveReport:
     """What a retrieve did. ``status`` is the final DIMSE status (None if none arrived)."""
 
-    method: Method
+    method: ReportMethod
     status: int | None = None
     status_text: str = ""
     completed: int = 0
