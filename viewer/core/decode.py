@@ -22,6 +22,7 @@ each decoder's reason.
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,7 +184,7 @@ def _decode(
                 arr, props = get_decoder(ts).as_array(src, index=index, decoding_plugin=name)
             return arr, props, name
         except (NotImplementedError, ValueError, RuntimeError, KeyError, IndexError, OSError, EOFError,
-                TypeError, AttributeError) as exc:  # pydicom and the codecs raise all of these on bad data
+                TypeError, AttributeError, struct.error) as exc:  # pydicom and the codecs raise these on bad data
             reason = _last_line(exc).removeprefix(f"{name}: ")
             reasons.append(f"{name or 'native'}: {reason}")
     raise DecodeError(path, ts_text, "; ".join(reasons))
