@@ -315,7 +315,9 @@ class Viewport(QWidget):
 
     # --- rendering ---------------------------------------------------------------------------
     def render(self) -> None:
-        self.vtk_widget.render()
+        """Draw now; a hidden viewport (a smaller layout) is drawn when shown again instead."""
+        if self.isVisible():
+            self.vtk_widget.render()
 
     def grab_frame(self) -> np.ndarray:
         """What the viewport shows, as (height, width, 3) uint8 (works offscreen and on X)."""

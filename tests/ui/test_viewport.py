@@ -1,0 +1,355 @@
+"""The reading viewport under real mouse and key events, checked on the rendered frame.
+
+Synthetic volumes have known values and spacing; real series (axial CT, coronal MR) check the
+orientation labels against the headers. Pixel positions come from the camera
+(:func:`tests.ui.conftest.screen_pixel`), so a flipped or shifted image would fail.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from tests.ui.conftest import screen_pixel
+from viewer.core.cine import frame_intervals_ms
+from viewer.core.measurements import Measurement, SliceGeometry
+from viewer.core.orientation import direction_label
+from viewer.core.pixels.voi import Window
+from viewer.core.volume import Volume, load_volume
+from viewer.ui.viewport import Viewport
+
+AXIAL = ([1.0, 0, 0], [0, 1.0, 0])
+SAGITTAL = ([0, 1.0, 0], [0, 0, -1.0])
+
+
+def make_volume(
+    voxels: np.ndarray,
+    *,
+    spacing: tuple[float, float] = (0.7, 0.7),
+    step: float = 2.5,
+    iop: tuple[list[float], list[float]] = AXIAL,
+    origin: tuple[float, float, float] = (-90.0, -90.0, 0.0),
+    frame_uid: str = "1.2.826.0.1.3680043.8.498.1",
+    patient: str = "PHANTOM",
+    modality: str = "CT",
+    **tags: object,
+) -> Volume:
+    """A Volume of known geometry with headers like load_volume's (one per slice)."""
+    row, col = (np.asarray(v, dtype=float) / np.linalg.norm(v) for v in iop)
+    normal = np.cross(row, col)
+    affine = np.eye(4)
+    affine[:3, 0] = normal * step
+    affine[:3, 1] = col * spacing[0]
+    affine[:3, 2] = row * spacing[1]
+    affine[:3, 3] = origin
+    headers = []
+    for k in range(voxels.shape[0]):
+        ds = Dataset()
+        ds.Modality = modality
+        ds.PatientName = "PHANTOM^TEST"
+        ds.PatientID = patient
+        ds.SOPInstanceUID = f"{frame_uid}.{abs(hash(patient)) % 1000}.{k + 1}"
+        ds.FrameOfReferenceUID = frame_uid
+        ds.ImageOrientationPatient = [*row.round(6), *col.round(6)]
+        ds.ImagePositionPatient = list((affine @ [k, 0, 0, 1])[:3].round(4))
+        ds.PixelSpacing = list(spacing)
+        ds.SeriesNumber = 1
+        for key, value in tags.items():
+            setattr(ds, key, value)
+        headers.append(ds)
+    return Volume(voxels, affine, headers, frame_uid)
+
+
+@pytest.fixture
+def viewport(qtbot):
+    view = Viewport()
+    qtbot.addWidget(view, before_close_func=lambda w: w.shutdown())
+    view.resize(512, 512)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def centre_pixel(view: Viewport) -> np.ndarray:
+    frame = view.grab_frame()
+    return frame[frame.shape[0] // 2, frame.shape[1] // 2]
+
+
+def drag(widget, points: list[QPoint], button=Qt.MouseButton.LeftButton) -> None:
+    QTest.mousePress(widget, button, Qt.KeyboardModifier.NoModifier, points[0])
+    for p in points[1:]:
+        QTest.mouseMove(widget, p)
+    QTest.mouseRelease(widget, button, Qt.KeyboardModifier.NoModifier, points[-1])
+
+
+def widget_point(view: Viewport, volume: Volume, k: int, j: float, i: float) -> QPoint:
+    frame_height = view.vtk_widget.height()
+    row, col = screen_pixel(view.scene.renderer, volume.affine, k, j, i, frame_height)
+    return QPoint(col, row)
+
+
+def wheel(widget, clicks: int) -> None:
+    """``clicks`` > 0 turns the wheel towards the user (next slice)."""
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    for _ in range(abs(clicks)):
+        event = QWheelEvent(centre, widget.mapToGlobal(centre), QPoint(0, 0), QPoint(0, -120 if clicks > 0 else 120),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                            Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(widget, event)
+
+
+# --- window/level, invert, presets, scroll -----------------------------------------------------
+
+
+def test_40_hu_renders_mid_grey_at_40_400_and_invert_flips_it(viewport):
+    voxels = np.full((3, 64, 64), 40, np.int16)
+    voxels[:, :8] = -1000  # some air so the picture is not uniform
+    vol = make_volume(voxels, WindowCenter=40, WindowWidth=400)
+    viewport.show_volume(vol, Window(60, 200))
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_4)  # CT key 4: lung
+    assert viewport.scene.window == (-600.0, 1500.0)
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_0)  # key 0: the file's own window, 40/400
+    assert viewport.scene.window == (40.0, 400.0)
+    grey = centre_pixel(viewport)
+    assert abs(float(grey[0]) - 127.5) <= 1 and grey[0] == grey[1] == grey[2]
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_I)
+    assert abs(float(centre_pixel(viewport)[0]) - 127.5) <= 1  # mid-grey is its own inverse...
+    viewport.set_window(140, 400)  # ...so move the window: 40 HU is now at a quarter
+    want = 255 * (1 - ((40 - 139.5) / 399 + 0.5))  # DICOM LINEAR (C.11.2.1.2.1), inverted
+    assert abs(float(centre_pixel(viewport)[0]) - want) <= 1
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_I)
+    assert abs(float(centre_pixel(viewport)[0]) - (255 - want)) <= 1
+
+
+def test_wheel_and_keys_land_on_the_expected_slice(viewport):
+    voxels = (np.arange(30, dtype=np.int16) * 10)[:, None, None] * np.ones((1, 64, 64), np.int16)
+    vol = make_volume(voxels)
+    viewport.show_volume(vol, Window(150, 300))
+    wheel(viewport.vtk_widget, 7)
+    assert viewport.slice_index == 7
+    assert abs(float(centre_pixel(viewport)[0]) - ((70 - 149.5) / 299 + 0.5) * 255) <= 1
+    wheel(viewport.vtk_widget, -3)
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_PageDown)
+    assert viewport.slice_index == 5
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_End)
+    assert viewport.slice_index == 29
+    assert abs(float(centre_pixel(viewport)[0]) - ((290 - 149.5) / 299 + 0.5) * 255) <= 1
+
+
+def test_colour_image_is_shown_as_stored_with_window_off(viewport):
+    rgb = np.zeros((1, 32, 32, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 50, 10
+    vol = make_volume(rgb, modality="US", PhotometricInterpretation="RGB")
+    viewport.show_volume(vol, Window(40, 400))
+    viewport.set_window(0, 10)  # no effect on colour
+    assert tuple(int(v) for v in centre_pixel(viewport)) == (200, 50, 10)
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_I)
+    assert tuple(int(v) for v in centre_pixel(viewport)) == (200, 50, 10)
+
+
+# --- measurements with the mouse ----------------------------------------------------------------
+
+
+def blob_centres(frame: np.ndarray, threshold: int = 200) -> list[tuple[float, float]]:
+    """Centroids (row, col) of the bright blobs left and right of the frame's middle."""
+    rows, cols = np.nonzero(frame[..., 0] > threshold)
+    middle = frame.shape[1] / 2
+    return [(rows[side].mean(), cols[side].mean()) for side in (cols < middle, cols >= middle)]
+
+
+def test_length_tool_measures_a_known_phantom_distance(viewport):
+    voxels = np.zeros((1, 256, 256), np.int16)
+    voxels[0, 127:130, 77:80] = 1000  # two 3x3 dots, centres 100 columns apart = 70 mm
+    voxels[0, 127:130, 177:180] = 1000
+    vol = make_volume(voxels)
+    viewport.show_volume(vol, Window(500, 1000))
+    viewport.set_tool("length")
+    viewport.toggle_annotations()  # only the dots are white
+    (r0, c0), (r1, c1) = blob_centres(viewport.grab_frame())
+    viewport.toggle_annotations()
+    path = [QPoint(round(c0 + (c1 - c0) * t), round(r0 + (r1 - r0) * t)) for t in np.linspace(0, 1, 12)]
+    added = []
+    viewport.measurement_added.connect(added.append)
+    drag(viewport.vtk_widget, path)
+    assert len(added) == 1 and added[0].kind == "length"
+    m = added[0]
+    assert m.result["unit"] == "mm" and m.result["calibration"] == "patient"
+    assert m.result["length"] == pytest.approx(70.0, abs=viewport.scene.mm_per_pixel * 1.5)
+    assert m.sop_instance_uid == vol.headers[0].SOPInstanceUID
+    frame = viewport.grab_frame()  # the line and its label are drawn in green
+    green = (frame[..., 1] > 200) & (frame[..., 0] < 150)
+    assert green[round((r0 + r1) / 2) - 2 : round((r0 + r1) / 2) + 3, round((c0 + c1) / 2)].any()
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_Delete)
+    assert viewport.measurements == []
+
+
+def test_rectangle_roi_mean_matches_numpy_on_the_same_pixels(viewport):
+    rng = np.random.default_rng(5)
+    voxels = rng.normal(50, 20, (2, 128, 128)).round().astype(np.int16)
+    vol = make_volume(voxels, spacing=(0.6, 0.9))
+    viewport.show_volume(vol, Window(50, 200))
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_Down)  # measure on slice 1
+    viewport.set_tool("rectangle")
+    a, b = widget_point(viewport, vol, 1, 30.3, 20.6), widget_point(viewport, vol, 1, 90.2, 100.4)
+    drag(viewport.vtk_widget, [a, QPoint((a.x() + b.x()) // 2, (a.y() + b.y()) // 2), b])
+    (m,) = viewport.measurements
+    inverse = np.linalg.inv(vol.affine)
+    (_, j0, i0), (_, j1, i1) = ((inverse @ [*p, 1.0])[:3] for p in m.points)
+    jj, ii = np.mgrid[0:128, 0:128]
+    inside = (jj >= min(j0, j1)) & (jj <= max(j0, j1)) & (ii >= min(i0, i1)) & (ii <= max(i0, i1))
+    values = voxels[1][inside].astype(float)
+    assert values.size > 3000
+    assert m.result["mean"] == pytest.approx(values.mean())
+    assert m.result["sd"] == pytest.approx(values.std())
+    assert (m.result["min"], m.result["max"]) == (values.min(), values.max())
+    assert m.result["area"] == pytest.approx(abs(j1 - j0) * 0.6 * abs(i1 - i0) * 0.9)
+    assert m.sop_instance_uid == vol.headers[1].SOPInstanceUID
+
+
+def test_angle_ellipse_and_probe_tools(viewport):
+    voxels = np.arange(128 * 128, dtype=np.float32).reshape(1, 128, 128)
+    vol = make_volume(voxels, modality="MR")
+    viewport.show_volume(vol, Window(8000, 16000))
+    viewport.set_tool("angle")
+    p = lambda j, i: widget_point(viewport, vol, 0, j, i)  # noqa: E731
+    drag(viewport.vtk_widget, [p(20, 64), p(40, 64), p(64, 64)])  # first arm, down to the vertex
+    QTest.mouseMove(viewport.vtk_widget, p(64, 110))
+    QTest.mouseClick(viewport.vtk_widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p(64, 110))
+    (angle,) = viewport.measurements
+    assert angle.kind == "angle" and angle.result["angle"] == pytest.approx(90, abs=2)
+    viewport.set_tool("ellipse")
+    drag(viewport.vtk_widget, [p(10, 10), p(30, 30), p(50, 60)])
+    assert viewport.measurements[-1].kind == "ellipse" and viewport.measurements[-1].result["pixels"] > 1000
+    viewport.set_tool("probe")
+    seen = []
+    viewport.probed.connect(seen.append)
+    QTest.mouseClick(viewport.vtk_widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p(12, 34))
+    assert seen and seen[-1]["value"] == voxels[0, 12, 34] and viewport.measurements[-1].kind == "probe"
+
+
+def test_stored_measurements_are_shown_again_and_recomputed(viewport):
+    voxels = np.zeros((3, 64, 64), np.int16)
+    vol = make_volume(voxels)
+    viewport.show_volume(vol, Window(40, 400))
+    g = SliceGeometry.from_affine(vol.affine, 2)
+    stored = Measurement("length", [tuple(g.to_patient(10, 10)), tuple(g.to_patient(10, 30))],
+                         vol.headers[2].SOPInstanceUID, {"length": 999.0, "unit": "mm"})
+    viewport.set_measurements([Measurement.from_dict(stored.to_dict())])
+    assert viewport.visible_measurements() == []  # on slice 2, not 0
+    viewport.set_slice(2)
+    (shown,) = viewport.visible_measurements()
+    assert shown.result["length"] == pytest.approx(14.0)
+    assert viewport.scene.measurements.count == 1
+
+
+# --- orientation labels, rotate and flip --------------------------------------------------------
+
+
+def assert_labels_match_screen(view: Viewport, volume: Volume) -> None:
+    """Move from the centre voxel along the rows and the columns: whichever edge the image
+    moves towards on screen must carry that patient direction's label."""
+    k = view.slice_index
+    rows, cols = volume.voxels.shape[1:3]
+    labels = view.scene.edge_labels
+    drawn = {edge: actor.GetInput() for edge, actor in view.scene.overlays.labels.items()}
+    assert drawn == {"left": labels.left, "right": labels.right, "top": labels.top, "bottom": labels.bottom}
+    frame_height = view.vtk_widget.height()
+    r0, c0 = screen_pixel(view.scene.renderer, volume.affine, k, rows / 2, cols / 2, frame_height)
+    for axis, direction in ((2, volume.affine[:3, 2]), (1, volume.affine[:3, 1])):
+        offset = [0.0, 0.0]
+        offset[axis - 1] = min(rows, cols) / 4
+        r1, c1 = screen_pixel(view.scene.renderer, volume.affine, k, rows / 2 + offset[0], cols / 2 + offset[1],
+                              frame_height)
+        dr, dc = r1 - r0, c1 - c0
+        edge = ("right" if dc > 0 else "left") if abs(dc) > abs(dr) else ("bottom" if dr > 0 else "top")
+        assert getattr(labels, edge) == direction_label(direction), (edge, labels)
+
+
+def test_axial_ct_labels_follow_rotation_and_flips(qtbot, viewport, ct_dir):
+    volume = load_volume(ct_dir)
+    viewport.show_volume(volume, Window(40, 400))
+    labels = viewport.scene.edge_labels
+    assert (labels.left, labels.right, labels.top, labels.bottom) == ("R", "L", "A", "P")
+    assert_labels_match_screen(viewport, volume)
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_H)  # flip: patient's left now on the left
+    assert (viewport.scene.edge_labels.left, viewport.scene.edge_labels.right) == ("L", "R")
+    assert_labels_match_screen(viewport, volume)
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_BracketRight)
+    assert_labels_match_screen(viewport, volume)
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_V)
+    assert_labels_match_screen(viewport, volume)
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_R)  # reset
+    assert viewport.scene.edge_labels.right == "L"
+
+
+def test_coronal_mr_labels(viewport, mr_dir):
+    volume = load_volume(mr_dir)
+    viewport.show_volume(volume, Window(200, 400))
+    labels = viewport.scene.edge_labels
+    assert (labels.top, labels.bottom) == ("H", "F") and {labels.left, labels.right} == {"R", "L"}
+    assert_labels_match_screen(viewport, volume)
+    viewport.rotate(False)
+    assert {viewport.scene.edge_labels.left, viewport.scene.edge_labels.right} == {"H", "F"}
+    assert_labels_match_screen(viewport, volume)
+
+
+def test_sagittal_and_oblique_labels(viewport):
+    voxels = np.zeros((4, 80, 60), np.int16)
+    voxels[:, 10:20, 40:50] = 1000  # an asymmetric marker
+    viewport.show_volume(make_volume(voxels, iop=SAGITTAL), Window(500, 1000))
+    labels = viewport.scene.edge_labels
+    assert (labels.left, labels.right, labels.top, labels.bottom) == ("A", "P", "H", "F")
+    assert_labels_match_screen(viewport, viewport.volume)
+    c, s = np.cos(np.radians(35)), np.sin(np.radians(35))
+    oblique = make_volume(voxels, iop=([c, 0, -s], [0, 1, 0]))  # axial tilted 35° towards the feet
+    viewport.show_volume(oblique, Window(500, 1000))
+    labels = viewport.scene.edge_labels
+    assert (labels.left, labels.right, labels.top, labels.bottom) == ("RH", "LF", "A", "P")
+    assert_labels_match_screen(viewport, oblique)
+    viewport.flip(True)
+    assert_labels_match_screen(viewport, oblique)
+
+
+# --- scale bar, lossy warning, cine ----------------------------------------------------------------
+
+
+def test_scale_bar_and_lossy_warning(viewport):
+    voxels = np.zeros((1, 200, 200), np.int16)
+    vol = make_volume(voxels, spacing=(0.5, 0.5), LossyImageCompression="01",
+                      LossyImageCompressionRatio=[10.5], LossyImageCompressionMethod="ISO_10918_1")
+    viewport.show_volume(vol, Window(40, 400))
+    frame = viewport.grab_frame()
+    bar = viewport.scene.overlays
+    assert bar.bar_text.GetInput() == f"{bar.bar_mm:g} mm" and bar.bar_mm > 0
+    pixels = bar.bar_mm / viewport.scene.mm_per_pixel
+    assert 0.1 * frame.shape[1] <= pixels <= 0.26 * frame.shape[1]
+    row = frame.shape[0] - 1 - 30  # the bar is 30 px above the bottom, centred
+    lit = frame[row - 1 : row + 2, :, 0].max(axis=0) > 150
+    middle = frame.shape[1] // 2
+    left = middle - np.argmin(lit[middle::-1])  # the lit run through the centre column
+    right = middle + np.argmin(lit[middle:])
+    assert lit[middle] and abs((right - left) - pixels) <= 3
+    assert bar.warning.GetInput() == "LOSSY COMPRESSED 10.5:1 ISO_10918_1"
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_A)  # annotations off: no bar
+    assert not (viewport.grab_frame()[row - 1 : row + 2, :, 0] > 150).any()
+
+
+def test_cine_plays_with_space_at_the_frame_time_vector(qtbot, viewport):
+    ftv = [0, 30, 30, 30, 30, 30]
+    vol = make_volume(np.zeros((6, 32, 32), np.int16), modality="US", FrameTimeVector=ftv)
+    assert frame_intervals_ms(vol.headers[0], 6) == [30.0] * 6
+    assert frame_intervals_ms(vol.headers[0], 6, fps=10) == [100.0] * 6
+    viewport.show_volume(vol, Window(40, 400))
+    seen = []
+    viewport.slice_changed.connect(seen.append)
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_Space)
+    assert viewport.cine_playing
+    qtbot.waitUntil(lambda: len(seen) >= 8, timeout=3000)  # loops past the end
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_Space)
+    assert not viewport.cine_playing
+    assert seen[:7] == [1, 2, 3, 4, 5, 0, 1]

@@ -1,0 +1,133 @@
+"""Synchronised viewports: scrolling by patient position, and optionally linked W/L and zoom/pan.
+
+Scrolling one viewport moves every linked one to its slice nearest the same patient position
+(along its own normal, :func:`viewer.core.orientation.nearest_slice`). Two series are linked
+when their slice planes are parallel and
+
+* they share a Frame of Reference UID (C.7.4.1): positions are directly comparable; or
+* they belong to the same patient but not the same frame of reference (a prior exam): the
+  positions differ by an offset the user chooses by aligning both viewports on the same
+  anatomy and pressing "link" (:meth:`ViewportSync.capture_offsets`). Until then the offset
+  captured when the pair first synchronises is used, so turning sync on never jumps.
+
+Linked W/L copies the window between viewports of the same modality; linked zoom/pan copies
+the magnification and the pan (in mm along the screen axes) between parallel views.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject
+
+from viewer.core.orientation import nearest_slice, planes_parallel
+from viewer.ui.viewport import Viewport
+
+
+def _normal(view: Viewport) -> np.ndarray:
+    assert view.scene.volume is not None
+    return view.scene.volume.normal
+
+
+def _patient_id(view: Viewport) -> str:
+    assert view.volume is not None
+    return str(view.volume.headers[0].get("PatientID") or "")
+
+
+class ViewportSync(QObject):
+    """Keeps the viewports of a grid (or any list) in step."""
+
+    def __init__(self, viewports: list[Viewport] | None = None, grid=None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.scroll_enabled = True
+        self.window_enabled = False
+        self.zoom_pan_enabled = False
+        self.offsets: dict[tuple[int, int], float] = {}  # (id(a), id(b)) -> mm added along b's normal
+        self._views: list[Viewport] = []
+        self._busy = False
+        self._grid = grid
+        for view in viewports or (grid.all_viewports if grid is not None else []):
+            self.attach(view)
+        if grid is not None:
+            grid.viewport_added.connect(self.attach)
+
+    def attach(self, view: Viewport) -> None:
+        if view in self._views:
+            return
+        self._views.append(view)
+        view.slice_changed.connect(lambda _k, v=view: self._scrolled(v))
+        view.window_changed.connect(lambda c, w, v=view: self._windowed(v, c, w))
+        view.view_changed.connect(lambda v=view: self._moved(v))
+
+    def _others(self, source: Viewport) -> list[Viewport]:
+        shown = set(map(id, self._grid.viewports)) if self._grid is not None else None
+        return [v for v in self._views if v is not source and v.volume is not None
+                and (shown is None or id(v) in shown)]
+
+    def linked(self, a: Viewport, b: Viewport) -> bool:
+        """Whether scrolling ``a`` moves ``b`` (see the module docstring)."""
+        if a.volume is None or b.volume is None or a.volume is b.volume:
+            return False
+        if not planes_parallel(_normal(a), _normal(b)):
+            return False
+        same_frame = a.volume.frame_of_reference_uid and \
+            a.volume.frame_of_reference_uid == b.volume.frame_of_reference_uid
+        return bool(same_frame) or (bool(_patient_id(a)) and _patient_id(a) == _patient_id(b))
+
+    def offset(self, a: Viewport, b: Viewport) -> float:
+        """mm to add to ``a``'s position (along ``b``'s normal) to find ``b``'s matching slice."""
+        assert a.volume is not None and b.volume is not None
+        fa, fb = a.volume.frame_of_reference_uid, b.volume.frame_of_reference_uid
+        if fa and fa == fb:
+            return self.offsets.get((id(a), id(b)), 0.0)
+        key = (id(a), id(b))
+        if key not in self.offsets:
+            self.set_offset(a, b, float((b.slice_position() - a.slice_position()) @ _normal(b)))
+        return self.offsets[key]
+
+    def set_offset(self, a: Viewport, b: Viewport, mm: float) -> None:
+        """Align a prior: ``b`` shows ``a``'s position plus ``mm`` along ``b``'s normal."""
+        self.offsets[(id(a), id(b))] = mm
+        self.offsets[(id(b), id(a))] = -mm * float(_normal(a) @ _normal(b))
+
+    def capture_offsets(self) -> None:
+        """Take the current slices as matching anatomy for every linked pair (the 'link' button)."""
+        for a in self._views:
+            for b in self._others(a):
+                if self.linked(a, b):
+                    self.set_offset(a, b, float((b.slice_position() - a.slice_position()) @ _normal(b)))
+
+    def _scrolled(self, source: Viewport) -> None:
+        if self._busy or not self.scroll_enabled or source.volume is None:
+            return
+        self._busy = True
+        try:
+            for view in self._others(source):
+                if self.linked(source, view):
+                    target = source.slice_position() + _normal(view) * self.offset(source, view)
+                    k, _distance = nearest_slice(view.volume.affine, view.slice_count, target)
+                    view.set_slice(k)
+        finally:
+            self._busy = False
+
+    def _windowed(self, source: Viewport, center: float, width: float) -> None:
+        if self._busy or not self.window_enabled or source.volume is None:
+            return
+        modality = source.volume.headers[0].get("Modality")
+        self._busy = True
+        try:
+            for view in self._others(source):
+                if view.volume.headers[0].get("Modality") == modality and not view.scene.is_color:
+                    view.set_window(center, width)
+        finally:
+            self._busy = False
+
+    def _moved(self, source: Viewport) -> None:
+        if self._busy or not self.zoom_pan_enabled or source.volume is None:
+            return
+        self._busy = True
+        try:
+            for view in self._others(source):
+                if planes_parallel(_normal(source), _normal(view)):
+                    view.set_zoom_pan(source.scene.zoom, source.scene.pan)
+        finally:
+            self._busy = False
