@@ -271,10 +271,11 @@ def enhanced_frame_headers(ds: Dataset) -> list[Dataset]:
 class Frame:
     """One 2D frame of the series: where its pixels are and where it lies in the patient."""
 
-    header: Dataset  # flat header (a single-frame file's own, or lifted per frame)
+    header: Any  # flat header: a Dataset, or any mapping with Dataset-like get()/attributes
     plane: PlaneGeometry | None
     source: Any = None  # opaque to geometry: the loader's pixel location
     order: int = 0  # position in the input (stable tie-break)
+    full: Any = None  # opaque to geometry: the loader's way to the complete header
 
     @property
     def where(self) -> str:

@@ -187,6 +187,10 @@ def _codec(ts: str) -> Callable[[bytes, PixelSource], np.ndarray] | None:
                 return lambda b, s: charls_decode(np.frombuffer(b, np.uint8))
             except ImportError:
                 pass
+        if ts in JPEG_LOSSLESS:
+            gdcm_decode = _gdcm_decoder(ts)
+            if gdcm_decode is not None:
+                return gdcm_decode
         if ts in JPEG_LS or ts in JPEG_LOSSLESS:
             from libjpeg import decode as libjpeg_decode
 
@@ -204,6 +208,42 @@ def _codec(ts: str) -> Callable[[bytes, PixelSource], np.ndarray] | None:
     except ImportError:
         return None
     return None
+
+
+def _gdcm_decoder(ts: str) -> Callable[[bytes, PixelSource], np.ndarray] | None:
+    """JPEG Lossless through GDCM (python-gdcm) on the in-memory codestream, when installed.
+
+    GDCM's JPEG lossless decoder needed 1.7 s of CPU for 400 CT slices where libjpeg needed
+    3.5 s. The result is the raw bit pattern, masked afterwards exactly like libjpeg's.
+    """
+    try:
+        import gdcm
+    except ImportError:
+        return None
+    syntax = gdcm.TransferSyntax(gdcm.TransferSyntax.GetTSType(ts))
+    mono = gdcm.PhotometricInterpretation(gdcm.PhotometricInterpretation.MONOCHROME2)
+
+    def decode(stream: bytes, src: PixelSource) -> np.ndarray:
+        fragment = gdcm.Fragment()
+        fragment.SetByteStringValue(stream)
+        fragments = gdcm.SequenceOfFragments.New()
+        fragments.AddFragment(fragment)
+        element = gdcm.DataElement(gdcm.Tag(0x7FE0, 0x0010))
+        element.SetValue(fragments.__ref__())
+        image = gdcm.Image()
+        image.SetNumberOfDimensions(2)
+        image.SetDimensions((src.columns, src.rows, 1))
+        image.SetDataElement(element)
+        image.SetPhotometricInterpretation(mono)
+        image.SetTransferSyntax(syntax)
+        bits = src.bits_allocated
+        image.SetPixelFormat(gdcm.PixelFormat(1, bits, bits, bits - 1, int(src.signed)))
+        raw = image.GetBuffer().encode("utf-8", "surrogateescape")
+        if len(raw) != src.frame_bytes:
+            raise ValueError(f"GDCM returned {len(raw)} bytes for a {src.frame_bytes}-byte frame")
+        return np.frombuffer(raw, f"<u{bits // 8}")
+
+    return decode
 
 
 def _read_exact(fd: int, offset: int, length: int) -> bytes:
@@ -254,9 +294,287 @@ def read_stored(src: PixelSource) -> np.ndarray | None:
 
 
 def _clear_unused_bits(arr: np.ndarray, src: PixelSource) -> np.ndarray:
-    """PS3.5 8.1.1 as pydicom applies it: clear bits above Bits Stored, extend the sign."""
+    """PS3.5 8.1.1 as pydicom applies it: clear bits above Bits Stored, extend the sign.
+
+    pydicom shifts left then right in the stored dtype; for unsigned values that is a mask,
+    done here in one pass instead of two.
+    """
     shift = src.bits_allocated - src.bits_stored
     if shift > 0:
-        np.left_shift(arr, shift, out=arr)
-        np.right_shift(arr, shift, out=arr)
+        if arr.dtype.kind == "u":
+            np.bitwise_and(arr, arr.dtype.type((1 << src.bits_stored) - 1), out=arr)
+        else:
+            np.left_shift(arr, shift, out=arr)
+            np.right_shift(arr, shift, out=arr)
     return arr
+
+
+def read_native_into(src: PixelSource, dest: np.ndarray) -> bool:
+    """Read an uncompressed frame straight into ``dest`` (same item size), as stored values.
+
+    One ``preadv`` into the destination's own memory, then byte order and unused bits are
+    fixed in place: no intermediate buffer, so a volume loads at close to the speed of
+    reading its files. ``dest`` is viewed with the stored dtype; returns False (nothing
+    read) when the frame is not native grayscale data of ``dest``'s size.
+    """
+    ts = src.transfer_syntax
+    if not (src.fast and (ts in NATIVE_LE or ts == EXPLICIT_BE)) or dest.nbytes != src.frame_bytes:
+        return False
+    if not dest.flags.c_contiguous or dest.dtype.itemsize * 8 != src.bits_allocated:
+        return False
+    fd = os.open(src.path, os.O_RDONLY)
+    try:
+        offset = src.value_offset + src.frame * src.frame_bytes
+        view = dest.reshape(-1).view(np.uint8)
+        got = os.preadv(fd, [view], offset)
+        while got < view.nbytes:
+            more = os.preadv(fd, [view[got:]], offset + got)
+            if more <= 0:
+                raise EOFError(f"file ends {view.nbytes - got} bytes early")
+            got += more
+    finally:
+        os.close(fd)
+    stored = dest.view(src.dtype)
+    if ts == EXPLICIT_BE and src.bits_allocated > 8:
+        stored.byteswap(inplace=True)
+    _clear_unused_bits(stored, src)
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# a quick header scan for the common single-frame file
+
+
+#: Attributes the loader needs before any pixel is decoded: (keyword, kind) by tag.
+#: kind: "us" unsigned short, "ss/us" by Pixel Representation, "ds" decimal strings,
+#: "is" integer strings, "str" any other string value (kept as text, multi-values split).
+QUICK_TAGS: dict[int, tuple[str, str]] = {
+    0x00080008: ("ImageType", "str"),
+    0x00080016: ("SOPClassUID", "str"),
+    0x00080018: ("SOPInstanceUID", "str"),
+    0x00080060: ("Modality", "str"),
+    0x00180050: ("SliceThickness", "ds"),
+    0x00180081: ("EchoTime", "ds"),
+    0x00180086: ("EchoNumbers", "is"),
+    0x00180088: ("SpacingBetweenSlices", "ds"),
+    0x00181060: ("TriggerTime", "ds"),
+    0x00189087: ("DiffusionBValue", "fd"),
+    0x0020000E: ("SeriesInstanceUID", "str"),
+    0x00200012: ("AcquisitionNumber", "is"),
+    0x00200013: ("InstanceNumber", "is"),
+    0x00200032: ("ImagePositionPatient", "ds"),
+    0x00200037: ("ImageOrientationPatient", "ds"),
+    0x00200052: ("FrameOfReferenceUID", "str"),
+    0x00200100: ("TemporalPositionIdentifier", "is"),
+    0x00280002: ("SamplesPerPixel", "us"),
+    0x00280004: ("PhotometricInterpretation", "str"),
+    0x00280008: ("NumberOfFrames", "is"),
+    0x00280010: ("Rows", "us"),
+    0x00280011: ("Columns", "us"),
+    0x00280030: ("PixelSpacing", "ds"),
+    0x00280100: ("BitsAllocated", "us"),
+    0x00280101: ("BitsStored", "us"),
+    0x00280103: ("PixelRepresentation", "us"),
+    0x00280120: ("PixelPaddingValue", "ss/us"),
+    0x00281052: ("RescaleIntercept", "ds"),
+    0x00281053: ("RescaleSlope", "ds"),
+}
+#: Attributes whose presence sends the file to pydicom (the quick scan does not model them).
+QUICK_REFUSE = {0x00283000, 0x52009229, 0x52009230, 0x00281201, 0x00281101}  # Modality LUT, FGs, palettes
+_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_EXPLICIT_LE = "1.2.840.10008.1.2.1"
+_ENCAPSULATED_LE = JPEG_LOSSLESS | JPEG_LS | JPEG_2000 | {RLE, "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
+
+
+class QuickAttrs(dict):
+    """Header values by keyword, readable like a pydicom Dataset (``h.Rows``, ``h.get("Rows")``)."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@dataclass(frozen=True)
+class QuickHeader:
+    """What :func:`quick_header` found: values, the header bytes and where the pixels are."""
+
+    attrs: QuickAttrs
+    header_bytes: bytes  # the file up to the Pixel Data element (parse with pydicom on demand)
+    transfer_syntax: str
+    sop_class_in_meta: str
+    value_offset: int  # offset of the Pixel Data value
+    value_length: int  # -1 for encapsulated data
+    codestream: tuple[tuple[int, int], ...]  # fragments of the (single) frame when encapsulated
+
+
+def _value(raw: bytes, kind: str, signed: bool) -> object:
+    if kind == "us":
+        return struct.unpack_from("<H", raw)[0] if len(raw) >= 2 else None
+    if kind == "ss/us":
+        return struct.unpack_from("<h" if signed else "<H", raw)[0] if len(raw) >= 2 else None
+    if kind == "fd":
+        return struct.unpack_from("<d", raw)[0] if len(raw) >= 8 else None
+    text = raw.decode("latin-1").strip(" \x00")
+    if kind == "str":
+        parts = text.split("\\")
+        return parts if len(parts) > 1 else text
+    parts = [p.strip() for p in text.split("\\")]
+    if not parts or parts == [""]:
+        return None
+    convert = float if kind == "ds" else int
+    try:
+        values = [convert(p) for p in parts]
+    except ValueError:
+        return None
+    return values if len(values) > 1 else values[0]
+
+
+def _skip_sequence(buf: bytes, pos: int, explicit: bool) -> int:
+    """Offset just past an undefined-length sequence whose first item starts at ``pos``."""
+    stack = ["S"]
+    unpack = struct.unpack_from
+    while stack:
+        group, element = unpack("<HH", buf, pos)
+        if group == 0xFFFE:
+            (length,) = unpack("<I", buf, pos + 4)
+            if element == 0xE000:
+                if length == UNDEFINED:
+                    stack.append("I")
+                    pos += 8
+                else:
+                    pos += 8 + length
+            elif element == 0xE00D:
+                if stack.pop() != "I":
+                    raise ValueError("item delimiter outside an item")
+                pos += 8
+            elif element == 0xE0DD:
+                if stack.pop() != "S":
+                    raise ValueError("sequence delimiter outside a sequence")
+                pos += 8
+            else:
+                raise ValueError(f"unexpected (FFFE,{element:04X})")
+            continue
+        if explicit:
+            vr = buf[pos + 4:pos + 6]
+            if vr in _LONG_VRS:
+                (length,) = unpack("<I", buf, pos + 8)
+                pos += 12
+            else:
+                (length,) = unpack("<H", buf, pos + 6)
+                pos += 8
+        else:
+            (length,) = unpack("<I", buf, pos + 4)
+            pos += 8
+        if length == UNDEFINED:
+            stack.append("S")
+        else:
+            pos += length
+    return pos
+
+
+def quick_header(path: str, chunk: int = 16384) -> QuickHeader | None:
+    """Scan a Part 10 file's header without pydicom, or None when pydicom must do it.
+
+    About ten times faster than ``dcmread(stop_before_pixels=True)`` for the common case:
+    a preamble + File Meta (PS3.10 7.1), Implicit or Explicit VR Little Endian dataset,
+    single frame, no Modality LUT Sequence or functional groups. Only :data:`QUICK_TAGS` are
+    decoded; the header bytes are kept so the full dataset can be parsed on demand. Anything
+    unusual (raw datasets, big endian, deflate, malformed lengths) returns None.
+    """
+    with open(path, "rb") as fp:
+        buf = fp.read(chunk)
+        if len(buf) < 144 or buf[128:132] != b"DICM":
+            return None
+        unpack = struct.unpack_from
+        pos = 132
+        meta: dict[int, bytes] = {}
+        while pos + 8 <= len(buf):
+            group, element = unpack("<HH", buf, pos)
+            if group != 0x0002:
+                break
+            vr = buf[pos + 4:pos + 6]
+            if vr in _LONG_VRS:
+                (length,) = unpack("<I", buf, pos + 8)
+                start = pos + 12
+            else:
+                (length,) = unpack("<H", buf, pos + 6)
+                start = pos + 8
+            meta[element] = buf[start:start + length]
+            pos = start + length
+        ts = meta.get(0x0010, b"").decode("latin-1").strip(" \x00")
+        if ts not in (IMPLICIT_LE, _EXPLICIT_LE) and ts not in _ENCAPSULATED_LE:
+            return None
+        explicit = ts != IMPLICIT_LE
+        raw: dict[int, bytes] = {}
+        try:
+            while True:
+                if pos + 12 > len(buf):
+                    more = fp.read(max(chunk, len(buf)))
+                    if not more:
+                        return None
+                    buf += more
+                    continue
+                group, element = unpack("<HH", buf, pos)
+                tag = group << 16 | element
+                if tag == 0x7FE00010:
+                    break
+                if group == 0xFFFE or tag in QUICK_REFUSE or group > 0x7FE0:
+                    return None
+                if explicit:
+                    vr = buf[pos + 4:pos + 6]
+                    if vr in _LONG_VRS:
+                        (length,) = unpack("<I", buf, pos + 8)
+                        start = pos + 12
+                    else:
+                        (length,) = unpack("<H", buf, pos + 6)
+                        start = pos + 8
+                else:
+                    (length,) = unpack("<I", buf, pos + 4)
+                    start = pos + 8
+                if length == UNDEFINED:
+                    while True:  # sequences: read on until the whole sequence is in the buffer
+                        try:
+                            pos = _skip_sequence(buf, start, explicit)
+                            break
+                        except struct.error:
+                            more = fp.read(max(chunk, len(buf)))
+                            if not more:
+                                return None
+                            buf += more
+                    continue
+                end = start + length
+                while end > len(buf):
+                    more = fp.read(max(chunk, end - len(buf)))
+                    if not more:
+                        return None
+                    buf += more
+                if tag in QUICK_TAGS:
+                    raw[tag] = buf[start:end]
+                pos = end
+            if explicit:
+                if buf[pos + 4:pos + 6] not in (b"OB", b"OW", b"UN"):
+                    return None
+                (length,) = unpack("<I", buf, pos + 8)
+                value_offset = pos + 12
+            else:
+                (length,) = unpack("<I", buf, pos + 4)
+                value_offset = pos + 8
+            codestream: tuple[tuple[int, int], ...] = ()
+            if length == UNDEFINED:
+                streams = frame_codestreams(fp, value_offset, 1)
+                codestream = streams[0] if streams else ()
+        except (struct.error, ValueError, EOFError):
+            return None
+    signed = bool(raw.get(0x00280103)) and _value(raw[0x00280103], "us", False) == 1
+    attrs = QuickAttrs()
+    for tag, value in raw.items():
+        keyword, kind = QUICK_TAGS[tag]
+        decoded = _value(value, kind, signed)
+        if decoded is not None and decoded != "":
+            attrs[keyword] = decoded
+    if int(attrs.get("NumberOfFrames", 1) or 1) != 1 or "Rows" not in attrs:
+        return None
+    return QuickHeader(attrs, bytes(buf[:pos]), ts, meta.get(0x0002, b"").decode("latin-1").strip(" \x00"),
+                       value_offset, -1 if length == UNDEFINED else length, codestream)

@@ -33,6 +33,7 @@ How loading is made fast (targets and measurements: ``bench/load_series.py``):
 from __future__ import annotations
 
 import contextlib
+import io
 import mmap
 import os
 import sys
@@ -62,7 +63,14 @@ from viewer.core.geometry import (
     tilt_degrees,
 )
 from viewer.core.pixels.modality import apply_modality_lut, rescale
-from viewer.core.rawframes import PixelSource, frame_codestreams, pixel_element_at, read_stored
+from viewer.core.rawframes import (
+    PixelSource,
+    frame_codestreams,
+    pixel_element_at,
+    quick_header,
+    read_native_into,
+    read_stored,
+)
 from viewer.core.reading import is_part10, read_dataset, read_header
 from viewer.core.series import DICOMDIR_CLASS, iter_files
 from viewer.core.tasks import CancelToken, Progress, ProgressCallback, no_progress
@@ -81,7 +89,7 @@ class Volume:
 
     voxels: np.ndarray
     affine: np.ndarray  # voxel index (k, j, i, 1) -> patient LPS mm
-    headers: list[Dataset]  # one per slice, in slice order, without pixel data
+    headers: Sequence[Dataset]  # one per slice, in slice order, without pixel data (a HeaderList)
     frame_of_reference_uid: str = ""
     warnings: list[str] = field(default_factory=list)
     acquired: np.ndarray | None = None  # per slice: False for a missing (gap) or interpolated slice
@@ -155,10 +163,84 @@ def _pixel_sources(fp, ds: Dataset, path: str, offset: int) -> list[PixelSource]
     ]
 
 
-def _scan_file(path: str) -> _Scanned:
+class LazyHeader:
+    """A file's header kept as bytes and parsed by pydicom on first use (then cached).
+
+    The quick scan needs a handful of attributes; parsing every header with pydicom up
+    front would cost more than decoding an uncompressed series, so the full dataset is built
+    only when someone asks (the UI, for the slice on screen). Kept as bytes, not as a path,
+    so it works after the files are gone.
+    """
+
+    __slots__ = ("_bytes", "_dataset", "path")
+
+    def __init__(self, header_bytes: bytes, path: str) -> None:
+        self._bytes: bytes | None = header_bytes
+        self._dataset: Dataset | None = None
+        self.path = path
+
+    def get(self) -> Dataset:
+        if self._dataset is None:
+            assert self._bytes is not None
+            ds = pydicom.dcmread(io.BytesIO(self._bytes), stop_before_pixels=True, force=True)
+            ds.filename = self.path
+            self._dataset, self._bytes = ds, None
+        return self._dataset
+
+
+class HeaderList(Sequence[Dataset]):
+    """Per-slice headers in slice order; each is parsed on first access (see :class:`LazyHeader`)."""
+
+    def __init__(self, items: list[Dataset | LazyHeader]) -> None:
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        item = self._items[index]
+        if isinstance(item, LazyHeader):
+            item = self._items[index] = item.get()
+        return item
+
+    def __repr__(self) -> str:
+        return f"<HeaderList of {len(self)} headers>"
+
+
+def _full_header(frame: Frame) -> Dataset:
+    return frame.full.get() if isinstance(frame.full, LazyHeader) else frame.header
+
+
+def _scan_quick(path: str) -> _Scanned | None:
+    quick = quick_header(path)
+    if quick is None:
+        return None
+    if quick.sop_class_in_meta == DICOMDIR_CLASS:
+        return _Scanned(path, [], skipped="DICOMDIR (media directory, not an image)")
+    a = quick.attrs
+    if "Columns" not in a:
+        return None
+    bits = int(a.get("BitsAllocated", 16) or 16)
+    src = PixelSource(
+        path=path, frame=0, frames=1, transfer_syntax=quick.transfer_syntax, rows=int(a.Rows),
+        columns=int(a.Columns), samples=int(a.get("SamplesPerPixel", 1) or 1), bits_allocated=bits,
+        bits_stored=int(a.get("BitsStored", bits) or bits), signed=a.get("PixelRepresentation", 0) == 1,
+        photometric=str(a.get("PhotometricInterpretation", "MONOCHROME2")),
+        value_offset=quick.value_offset, value_length=quick.value_length, codestream=quick.codestream,
+    )
+    frame = Frame(a, plane_of(a, path), src, full=LazyHeader(quick.header_bytes, path))  # type: ignore[arg-type]
+    return _Scanned(path, [frame], series_uid=str(a.get("SeriesInstanceUID", "")))
+
+
+def _scan_file(path: str, quick: bool = True) -> _Scanned:
     """Read one file's header(s) and locate its frames; never raises for a bad file."""
     offset = -1
     try:
+        scanned = _scan_quick(path) if quick else None
+        if scanned is not None:
+            return scanned
         with open(path, "rb") as fp:
             try:
                 ds = pydicom.dcmread(fp, stop_before_pixels=True)
@@ -209,7 +291,7 @@ def _scan_file(path: str) -> _Scanned:
 
 
 def _scan_chunk(paths: list[str]) -> list[_Scanned]:
-    return [_scan_file(p) for p in paths]
+    return [_scan_file(p, quick=False) for p in paths]
 
 
 # --------------------------------------------------------------------------------------
@@ -299,6 +381,13 @@ def _decode_into(out: np.ndarray, tasks: Sequence[_Task]) -> tuple[list[int], tu
     for task in tasks:
         src = task.source
         try:
+            slot = out[task.slot]
+            if (slot.dtype == np.int16 and task.header is None and src.bits_allocated == 16
+                    and (src.signed or src.bits_stored <= 15) and _int16_safe(src, int(task.intercept))
+                    and read_native_into(src, slot)):
+                if task.intercept:  # the stored values are in slot already: add in place, exactly
+                    np.add(slot, np.int16(int(task.intercept)), out=slot)
+                continue
             stored = read_stored(src) if src.fast else None
             if stored is None:
                 stored = _stored_generic(src, cache)
@@ -339,8 +428,8 @@ class _SharedOutput:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.ftruncate(fd, nbytes)
-            flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-            self.mm = mmap.mmap(fd, nbytes, flags=flags)
+            # no MAP_POPULATE: the workers touch (and so allocate) the pages in parallel
+            self.mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED)
         except BaseException:
             os.close(fd)
             os.unlink(self.path)
@@ -381,6 +470,9 @@ def _pool(workers: int) -> ProcessPoolExecutor | None:
             import multiprocessing
 
             ctx = multiprocessing.get_context("forkserver")
+            # workers fork from a server that already imported numpy, pydicom and this module,
+            # so they share those pages (about 30 MB less per worker than importing each)
+            ctx.set_forkserver_preload(["viewer.core.volume"])
             _POOL, _POOL_WORKERS = ProcessPoolExecutor(workers, mp_context=ctx), workers
         return _POOL
 
@@ -451,23 +543,40 @@ class SeriesLoader:
         if not paths:
             raise GeometryError(f"no files in {_describe(source)}")
         report = progress or no_progress
-        pool = _pool(self.workers) if len(paths) >= PARALLEL_MIN_FRAMES else None
-        scanned: list[_Scanned] = []
-        if pool is not None:
-            chunks = _chunks(paths, self.workers * 4)
+        # quick scan in this process (about 0.1 ms a file); files it declines go to pydicom,
+        # in the worker processes when there are many (enhanced objects, raw datasets, ...)
+        found: dict[str, _Scanned] = {}
+        slow: list[str] = []
+        for i, path in enumerate(paths):
+            if cancel is not None and i % 64 == 0:
+                cancel.raise_if_cancelled()
             try:
-                parts = _run(pool, _scan_chunk, [(c,) for c in chunks], [len(c) for c in chunks], len(paths),
+                quick = _scan_quick(path)
+            except (OSError, ValueError, GeometryError):
+                quick = None
+            if quick is None:
+                slow.append(path)
+            else:
+                found[path] = quick
+            if i % 64 == 63:
+                report(Progress(len(found), len(paths), "reading headers"))
+        pool = _pool(self.workers) if len(slow) >= PARALLEL_MIN_FRAMES else None
+        if pool is not None:
+            chunks = _chunks(slow, self.workers * 4)
+            try:
+                parts = _run(pool, _scan_chunk, [(c,) for c in chunks], [len(c) for c in chunks], len(slow),
                              "reading headers", report, cancel)
-                scanned = [s for part in parts for s in part]
+                found.update((s.path, s) for part in parts for s in part)
             except BrokenProcessPool:
                 _drop_pool()
                 pool = None
         if pool is None:
-            for i, path in enumerate(paths):
+            for path in slow:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                scanned.append(_scan_file(path))
-                report(Progress(i + 1, len(paths), "reading headers"))
+                found[path] = _scan_file(path, quick=False)
+        report(Progress(len(paths), len(paths), "reading headers"))
+        scanned = [found[p] for p in paths]
         self.skipped = [(s.path, s.skipped) for s in scanned if s.skipped]
         for s in scanned:
             if s.error:
@@ -528,22 +637,23 @@ class SeriesLoader:
                 return np.dtype(np.float32)
         return np.dtype(np.int16)
 
-    def headers(self, stack: int = 0) -> list[Dataset]:
+    def headers(self, stack: int = 0) -> HeaderList:
         """One header per grid slice; gaps and interpolated slices get a synthesized one."""
         st = self.stacks[stack]
-        out = []
+        out: list[Dataset | LazyHeader] = []
         for k, slot in enumerate(st.slots):
             if slot is not None:
-                out.append(st.frames[slot].header)
+                f = st.frames[slot]
+                out.append(f.full if isinstance(f.full, LazyHeader) else f.header)
                 continue
-            near = st.frames[min(len(st.frames) - 1, _nearest_frame(st, k))].header
+            near = _full_header(st.frames[min(len(st.frames) - 1, _nearest_frame(st, k))])
             h = Dataset()
             h.update(near)  # type: ignore[arg-type]
             h.ImagePositionPatient = [float(v) for v in (st.affine @ [k, 0, 0, 1])[:3]]
             kind = "interpolated" if st.resample is not None else "missing"
             h.ImageComments = f"{kind} slice: no image was acquired at this position"
             out.append(h)
-        return out
+        return HeaderList(out)  # type: ignore[return-value]
 
     # -- pixels
 
