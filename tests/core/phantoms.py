@@ -133,7 +133,9 @@ def write_series(
     """
     folder.mkdir(parents=True, exist_ok=True)
     series_uid = series_uid or generate_uid()
-    study_uid, frame_uid = generate_uid(), generate_uid()
+    # files written for one series share its study and frame of reference
+    study_uid = generate_uid(entropy_srcs=[series_uid, "study"])
+    frame_uid = generate_uid(entropy_srcs=[series_uid, "frame of reference"])
     positions = ph.positions()
     order = list(range(len(positions)))
     if reverse:

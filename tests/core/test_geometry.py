@@ -137,6 +137,17 @@ def test_two_echoes_at_the_same_positions_split_into_stacks(tmp_path: Path) -> N
     assert vol.voxels.shape == (12, 64, 64) and "2 stacks" in vol.warnings[0]
 
 
+def test_temporal_positions_split_in_numeric_order(tmp_path: Path) -> None:
+    uid = "1.2.826.0.1.3680043.8.498.4321"
+    for t in (10, 2, 1):
+        write_series(tmp_path, Phantom(slices=6, extra={"TemporalPositionIdentifier": t}), series_uid=uid,
+                     name_prefix=f"t{t}-", shuffle=True, seed=t)
+    stacks = load_stacks(tmp_path)
+    assert [s.label.rsplit(", ", 1)[-1] for s in stacks] == [
+        "temporal position 1", "temporal position 2", "temporal position 10"]
+    assert [int(s.headers[0].TemporalPositionIdentifier) for s in stacks] == [1, 2, 10]
+
+
 def test_localizer_in_the_series_is_a_separate_stack(tmp_path: Path) -> None:
     uid = "1.2.826.0.1.3680043.8.498.5678"
     ph = Phantom(slices=20)

@@ -336,6 +336,16 @@ def _hashable(value: Any) -> Hashable:
     return str(value)
 
 
+def _natural(value: Hashable) -> tuple:
+    """Sort key putting 2 before 10 (temporal positions, echoes) and unknown values last."""
+    if value is None:
+        return (2, 0.0, "")
+    try:
+        return (0, float(value), "")  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return (1, 0.0, str(value))
+
+
 def _describe_plane(plane: PlaneGeometry | None) -> str:
     if plane is None:
         return "no patient geometry"
@@ -397,7 +407,7 @@ def _split_duplicates(group: list[Frame]) -> list[list[Frame]]:
             buckets.setdefault(_hashable(key(f.header)), []).append(f)
         if len(buckets) < 2:
             continue
-        parts = [buckets[k] for k in sorted(buckets, key=lambda v: (v is None, str(v)))]
+        parts = [buckets[k] for k in sorted(buckets, key=_natural)]
         parts = [p for part in parts for p in _split_duplicates(part)]
         if sum(_duplicates(p) for p in parts) == 0:
             return parts
