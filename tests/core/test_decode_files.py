@@ -128,3 +128,69 @@ def test_a_known_failure_names_file_syntax_and_reason() -> None:
     assert str(path) in message
     assert "Explicit VR Little Endian" in message and "1.2.840.10008.1.2.1" in message
     assert "8130 vs 8192 bytes" in message
+
+
+def _linear_window_byte(x: float, center: float, width: float) -> int:
+    """PS3.3 C.11.2.1.2.1 with ymin 0, ymax 255, rounded half up (written out again, independently)."""
+    if x <= center - 0.5 - (width - 1) / 2:
+        y = 0.0
+    elif x > center - 0.5 + (width - 1) / 2:
+        y = 255.0
+    else:
+        y = ((x - (center - 0.5)) / (width - 1) + 0.5) * 255
+    return int(np.floor(y + 0.5))
+
+
+def _rescale_source(ds: pydicom.Dataset) -> pydicom.Dataset:
+    """Enhanced objects keep Rescale Slope/Intercept in the Pixel Value Transformation functional
+    group (PS3.3 C.7.6.16.2.9) of frame 1 or the shared groups; pydicom's function reads the top level."""
+    for groups in (ds.get("PerFrameFunctionalGroupsSequence"), ds.get("SharedFunctionalGroupsSequence")):
+        if groups and "PixelValueTransformationSequence" in groups[0]:
+            item = groups[0].PixelValueTransformationSequence[0]
+            flat = pydicom.Dataset()
+            flat.RescaleSlope, flat.RescaleIntercept = item.RescaleSlope, item.RescaleIntercept
+            return flat
+    return ds
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_file_displays_as_the_standard_says(path: Path) -> None:
+    """Display bytes from pydicom's reference pixels and the standard's formulas, at sample pixels."""
+    from pydicom.pixels.processing import apply_color_lut, apply_voi_lut
+    from pydicom.pixels.processing import apply_modality_lut as reference_modality_lut
+
+    from viewer.core.pixels.display import display_frame, presentation_inverted
+    from viewer.core.pixels.voi import VoiLut, Window
+
+    ds = _load(path)
+    if ds is None or "PixelData" not in ds or path.name in EXPECTED_DECODE_ERRORS:
+        pytest.skip("not a decodable image (covered by the decode test)")
+    image = display_frame(ds)
+    frame = decode_frame_with_properties(ds, 0)
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    assert image.pixels.dtype == np.uint8
+    rng = np.random.default_rng(0)
+    samples = list(zip(rng.integers(0, rows, 25), rng.integers(0, columns, 25), strict=True))
+    pi = frame.photometric_interpretation
+    if pi == "PALETTE COLOR":
+        rgb = apply_color_lut(frame.pixels, ds)[..., :3].astype(np.float64)
+        scale = 255 / 65535 if rgb.max() > 255 or ds.RedPaletteColorLookupTableDescriptor[2] == 16 else 1
+        for r, c in samples:
+            assert np.abs(image.pixels[r, c] - np.floor(rgb[r, c] * scale + 0.5)).max() <= 0
+    elif pi == "RGB":
+        assert image.pixels.shape == (rows, columns, 3)
+        if frame.pixels.dtype == np.uint8:
+            np.testing.assert_array_equal(image.pixels, frame.pixels)
+    else:
+        assert image.pixels.shape == (rows, columns)
+        values = reference_modality_lut(frame.pixels, _rescale_source(ds))
+        invert = presentation_inverted(ds)
+        for r, c in samples:
+            if isinstance(image.voi, Window) and image.voi.function == "LINEAR":
+                expected = _linear_window_byte(float(values[r, c]), image.voi.center, image.voi.width)
+            elif isinstance(image.voi, VoiLut):
+                table = apply_voi_lut(frame.pixels, ds)
+                expected = int(np.floor(float(table[r, c]) / image.voi.output_max * 255 + 0.5))
+            else:
+                pytest.fail(f"unexpected VOI {image.voi}")
+            assert image.pixels[r, c] == (255 - expected if invert else expected), (r, c)

@@ -297,3 +297,13 @@ def test_voi_lut_data_as_ow_bytes_in_either_byte_order(little_endian: bool) -> N
     ds.VOILUTSequence = Sequence([item])
     (lut,) = file_voi_luts(ds)
     np.testing.assert_array_equal(to_display_uint8(np.array([0, 1, 2]), lut), [0, 128, 255])
+
+
+def test_file_vois_offers_windows_then_tables() -> None:
+    from viewer.core.pixels.voi import file_vois
+
+    ds = read_dataset(pydicom_file("vlut_04.dcm"))
+    ds.WindowCenter, ds.WindowWidth, ds.WindowCenterWidthExplanation = [128, 100], [256, 50], ["FULL", "NARROW"]
+    presets = file_vois(ds)
+    assert [type(p).__name__ for p in presets] == ["Window", "Window", "VoiLut"]
+    assert [p.explanation for p in presets[:2]] == ["FULL", "NARROW"]

@@ -133,6 +133,14 @@ def file_voi_luts(ds: Dataset, frame: int | None = None) -> list[VoiLut]:
     return out
 
 
+def file_vois(ds: Dataset, frame: int | None = None) -> list[Window | VoiLut]:
+    """Every VOI the file offers for ``frame``, windows first then VOI LUT tables (the presets).
+
+    C.11.2: a file may carry both; they are alternatives the user chooses between.
+    """
+    return [*file_windows(ds, frame), *file_voi_luts(ds, frame)]
+
+
 def _modality_output_signed(ds: Dataset) -> bool:
     """Whether modality values can be negative, deciding how a US/SS LUT Descriptor is read."""
     _, intercept = rescale(ds)
