@@ -27,7 +27,6 @@ and the caller decodes through :mod:`viewer.core.decode`.
 from __future__ import annotations
 
 import itertools
-import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -246,13 +245,11 @@ def _gdcm_decoder(ts: str) -> Callable[[bytes, PixelSource], np.ndarray] | None:
     return decode
 
 
-def _read_exact(fd: int, offset: int, length: int) -> bytes:
-    data = os.pread(fd, length, offset)
-    while len(data) < length:  # pread may return short reads on some file systems
-        more = os.pread(fd, length - len(data), offset + len(data))
-        if not more:
-            raise EOFError(f"file ends {length - len(data)} bytes early")
-        data += more
+def _read_exact(fp, offset: int, length: int) -> bytes:
+    fp.seek(offset)
+    data = fp.read(length)
+    if len(data) < length:
+        raise EOFError(f"file ends {length - len(data)} bytes early")
     return data
 
 
@@ -264,20 +261,17 @@ def read_stored(src: PixelSource) -> np.ndarray | None:
     """
     if not src.fast:
         return None
-    fd = os.open(src.path, os.O_RDONLY)
-    try:
+    with open(src.path, "rb", buffering=0) as fp:
         ts = src.transfer_syntax
         if ts in NATIVE_LE or ts == EXPLICIT_BE:
-            raw = _read_exact(fd, src.value_offset + src.frame * src.frame_bytes, src.frame_bytes)
+            raw = _read_exact(fp, src.value_offset + src.frame * src.frame_bytes, src.frame_bytes)
             dtype = src.dtype.newbyteorder(">" if ts == EXPLICIT_BE else "<")
             arr = np.frombuffer(raw, dtype).reshape(src.rows, src.columns)
             arr = arr.astype(src.dtype) if ts == EXPLICIT_BE else arr.copy()
             return _clear_unused_bits(arr, src)
         parts = src.codestream
-        stream = _read_exact(fd, *parts[0]) if len(parts) == 1 else b"".join(
-            _read_exact(fd, o, n) for o, n in parts)
-    finally:
-        os.close(fd)
+        stream = _read_exact(fp, *parts[0]) if len(parts) == 1 else b"".join(
+            _read_exact(fp, o, n) for o, n in parts)
     decoded = _codec(ts)(stream, src)  # type: ignore[misc]
     if decoded.size != src.rows * src.columns or decoded.dtype.itemsize * 8 != src.bits_allocated:
         return None
@@ -312,7 +306,7 @@ def _clear_unused_bits(arr: np.ndarray, src: PixelSource) -> np.ndarray:
 def read_native_into(src: PixelSource, dest: np.ndarray) -> bool:
     """Read an uncompressed frame straight into ``dest`` (same item size), as stored values.
 
-    One ``preadv`` into the destination's own memory, then byte order and unused bits are
+    One ``readinto`` the destination's own memory, then byte order and unused bits are
     fixed in place: no intermediate buffer, so a volume loads at close to the speed of
     reading its files. ``dest`` is viewed with the stored dtype; returns False (nothing
     read) when the frame is not native grayscale data of ``dest``'s size.
@@ -322,18 +316,15 @@ def read_native_into(src: PixelSource, dest: np.ndarray) -> bool:
         return False
     if not dest.flags.c_contiguous or dest.dtype.itemsize * 8 != src.bits_allocated:
         return False
-    fd = os.open(src.path, os.O_RDONLY)
-    try:
-        offset = src.value_offset + src.frame * src.frame_bytes
-        view = dest.reshape(-1).view(np.uint8)
-        got = os.preadv(fd, [view], offset)
+    view = dest.reshape(-1).view(np.uint8)
+    with open(src.path, "rb", buffering=0) as fp:  # unbuffered: readinto goes straight to dest
+        fp.seek(src.value_offset + src.frame * src.frame_bytes)
+        got = 0
         while got < view.nbytes:
-            more = os.preadv(fd, [view[got:]], offset + got)
-            if more <= 0:
+            more = fp.readinto(view[got:])
+            if not more:
                 raise EOFError(f"file ends {view.nbytes - got} bytes early")
             got += more
-    finally:
-        os.close(fd)
     stored = dest.view(src.dtype)
     if ts == EXPLICIT_BE and src.bits_allocated > 8:
         stored.byteswap(inplace=True)

@@ -288,6 +288,8 @@ def _scan_file(path: str, quick: bool = True) -> _Scanned:
         return _Scanned(path, [], error=(type(exc).__name__, str(exc)))
     except OSError as exc:
         return _Scanned(path, [], skipped=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a header pydicom parsed but cannot interpret: skip it, say why
+        return _Scanned(path, [], skipped=f"unusable header ({type(exc).__name__}: {exc})")
 
 
 def _scan_chunk(paths: list[str]) -> list[_Scanned]:
