@@ -21,6 +21,7 @@ from viewer.core.pixels.modality import apply_modality_lut, rescale
 from viewer.core.pixels.voi import (
     LINEAR_EXACT,
     SIGMOID,
+    VoiLut,
     Window,
     apply_window,
     auto_window,
@@ -307,3 +308,16 @@ def test_file_vois_offers_windows_then_tables() -> None:
     presets = file_vois(ds)
     assert [type(p).__name__ for p in presets] == ["Window", "Window", "VoiLut"]
     assert [p.explanation for p in presets[:2]] == ["FULL", "NARROW"]
+
+
+@pytest.mark.parametrize(("dtype", "low", "high"), [(np.int16, -2000, 3000), (np.uint16, 0, 4096),
+                                                    (np.uint16, 900, 1100), (np.uint8, 0, 256)])
+@pytest.mark.parametrize("voi", [Window(40, 400), Window(1000, 1), Window(0, 7, function=SIGMOID),
+                                 VoiLut(-50, 8, np.arange(0, 256, 2, dtype=np.float64))])
+def test_the_lookup_table_path_gives_the_same_bytes_as_the_formula(dtype, low, high, voi) -> None:
+    from viewer.core.pixels.display import voi_output
+
+    values = np.random.default_rng(3).integers(low, high, (300, 300)).astype(dtype)  # > 65536 pixels
+    fast = to_display_uint8(values, voi, invert=True)
+    slow = np.floor(255.0 - voi_output(values.astype(np.float64), voi) + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(fast, slow)

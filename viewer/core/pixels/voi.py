@@ -193,7 +193,8 @@ def apply_window(values: np.ndarray, window: Window, y_min: float = 0.0, y_max: 
     c, w = float(window.center), float(window.width)
     span = y_max - y_min
     if window.function == SIGMOID:
-        return span / (1.0 + np.exp(-4.0 * (x - c) / w)) + y_min
+        with np.errstate(over="ignore"):  # exp overflow far below the centre is the limit y_min
+            return span / (1.0 + np.exp(-4.0 * (x - c) / w)) + y_min
     if window.function == LINEAR_EXACT:
         low, high = c - w / 2, c + w / 2
         ramp = ((x - c) / w + 0.5) * span + y_min
