@@ -321,3 +321,15 @@ def test_the_lookup_table_path_gives_the_same_bytes_as_the_formula(dtype, low, h
     fast = to_display_uint8(values, voi, invert=True)
     slow = np.floor(255.0 - voi_output(values.astype(np.float64), voi) + 0.5).astype(np.uint8)
     np.testing.assert_array_equal(fast, slow)
+
+
+def test_a_voi_lut_with_missing_entries_is_not_used() -> None:
+    item = Dataset()
+    item.LUTDescriptor, item.LUTData = [256, 0, 8], list(range(100))  # 100 of 256 entries
+    ds = Dataset()
+    ds.VOILUTSequence = Sequence([item])
+    assert file_voi_luts(ds) == []
+    item.LUTDescriptor = [100, 0, 4]  # bits per entry outside 8..16
+    assert file_voi_luts(ds) == []
+    item.LUTDescriptor = [100, 0, 8]
+    assert len(file_voi_luts(ds)) == 1

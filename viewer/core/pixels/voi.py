@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.valuerep import VR
 
 from viewer.core.pixels.modality import functional_group_item, rescale
 
@@ -117,7 +116,11 @@ def file_windows(ds: Dataset, frame: int | None = None) -> list[Window]:
 
 
 def file_voi_luts(ds: Dataset, frame: int | None = None) -> list[VoiLut]:
-    """The VOI LUT Sequence items (C.11.2.1.1) for ``frame``, as tables."""
+    """The VOI LUT Sequence items (C.11.2.1.1) for ``frame``, as tables.
+
+    Items the standard does not allow (bits per entry outside 8..16, fewer LUT Data entries than
+    the descriptor declares) are left out: a broken table must not silently become the display.
+    """
     source = _voi_source(ds, frame)
     out = []
     for item in source.get("VOILUTSequence") or []:
@@ -125,10 +128,14 @@ def file_voi_luts(ds: Dataset, frame: int | None = None) -> list[VoiLut]:
             continue
         entries, first, bits = (int(v) for v in item.LUTDescriptor)
         entries = entries or 65536  # C.11.2.1.1: 0 means 2^16 entries
+        if not 8 <= bits <= 16:  # C.11.2.1.1: "8 to 16 inclusive"
+            continue
         # The first value mapped is US or SS (C.11.2.1.1); a signed value read as US wraps
         if first >= 32768 and _modality_output_signed(ds):
             first -= 65536
         data = _lut_data(item, ds, entries, bits)
+        if data.size < entries:
+            continue
         out.append(VoiLut(first, bits, data, str(item.get("LUTExplanation", "") or "")))
     return out
 
@@ -160,9 +167,7 @@ def _lut_data(item: Dataset, ds: Dataset, entries: int, bits: int) -> np.ndarray
         data = np.frombuffer(value, dtype=dtype, count=min(entries, len(value) // itemsize))
     else:
         data = np.asarray(value if isinstance(value, list | tuple | MultiValue) else [value], dtype=np.int64)
-    if element.VR == VR.OW and data.size < entries:
-        raise ValueError(f"VOI LUT Data has {data.size} entries, the descriptor says {entries}")
-    return data.astype(np.float64)
+    return data[:entries].astype(np.float64)
 
 
 # --- the standard's formulas -------------------------------------------------------------------
