@@ -314,3 +314,11 @@ def test_without_gdcm_the_non_conformant_jpeg_is_a_named_error(data_dir: Path, m
     assert info.value.path == str(path)
     assert info.value.transfer_syntax == "JPEG Extended (Process 2 and 4) 1.2.840.10008.1.2.4.51"
     assert "pylibjpeg" in info.value.reason and "scan start must be zero" in info.value.reason
+
+
+def test_about_box_lines_name_the_decoders_in_order() -> None:
+    report = {row.transfer_syntax: str(row) for row in codecs.availability_report()}
+    assert report[UID("1.2.840.10008.1.2.1")] == "Explicit VR Little Endian: native"
+    assert report[UID("1.2.840.10008.1.2.5")].startswith("RLE Lossless: pylibjpeg (then ")
+    missing = codecs.CodecStatus(UID("1.2.840.10008.1.2.4.201"), "HTJ2K", (), ("pylibjpeg-openjpeg>=2.4",))
+    assert str(missing) == "HTJ2K: not available (install pylibjpeg-openjpeg>=2.4)"

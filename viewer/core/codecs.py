@@ -164,6 +164,13 @@ class CodecStatus:
     def available(self) -> bool:
         return bool(self.plugins)
 
+    def __str__(self) -> str:
+        """One line for the About box, e.g. "JPEG-LS Lossless ...: pyjpegls (then gdcm, pylibjpeg)"."""
+        if not self.plugins:
+            return f"{self.name}: not available (install {', '.join(self.missing) or 'a decoder'})"
+        rest = [p for p in self.plugins[1:] if p]
+        return f"{self.name}: {self.used}" + (f" (then {', '.join(rest)})" if rest else "")
+
     @property
     def used(self) -> str:
         """The plugin tried first ("native" for uncompressed syntaxes, "" when none)."""
