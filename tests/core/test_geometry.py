@@ -104,6 +104,10 @@ def test_missing_slice_is_reported_and_shown_as_gap(tmp_path: Path) -> None:
     assert vol.spacing[0] == pytest.approx(2.5)
     assert_lands(vol, ph)
     assert "missing" in str(vol.headers[17].ImageComments)
+    assert "ImageComments" not in vol.headers[16]  # the neighbour lent its attributes, not its elements
+    positions = np.asarray([[float(v) for v in h.ImagePositionPatient] for h in vol.headers])
+    predicted = np.asarray([vol.index_to_patient([k, 0, 0]) for k in range(ph.slices)])
+    np.testing.assert_allclose(positions, predicted, atol=1e-3)
 
 
 def test_irregular_spacing_is_resampled_with_a_warning(tmp_path: Path) -> None:
@@ -167,8 +171,10 @@ def test_enhanced_multiframe_functional_groups(tmp_path: Path) -> None:
     assert vol.voxels.shape == (24, 64, 64) and vol.voxels.dtype == np.int16
     assert_lands(vol, ph)
     assert float(vol.headers[0].WindowCenter) == 40  # Frame VOI LUT lifted into each slice header
-    assert vol.headers[0].ImagePositionPatient == vol.headers[0].ImagePositionPatient
     assert "PerFrameFunctionalGroupsSequence" not in vol.headers[3]
+    positions = np.asarray([[float(v) for v in h.ImagePositionPatient] for h in vol.headers])
+    np.testing.assert_allclose(positions, [vol.index_to_patient([k, 0, 0]) for k in range(24)], atol=1e-3)
+    assert len({int(h.InstanceNumber) for h in vol.headers}) == 24  # frame numbers, one per frame
 
 
 def test_enhanced_per_frame_rescale_gives_float_modality_values(tmp_path: Path) -> None:

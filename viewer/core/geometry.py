@@ -219,7 +219,8 @@ def enhanced_frame_headers(ds: Dataset) -> list[Dataset]:
     * Frame VOI LUT (C.7.6.16.2.10): Window Center, Width, Explanation, VOI LUT Function;
     * MR Echo (C.8.13.5.2): Effective Echo Time; MR Diffusion: Diffusion b-value.
 
-    Elements are shared (not copied) between headers; treat them as read-only.
+    Elements are shared (not copied) between headers and with ``ds``; treat them as
+    read-only (replace an element with ``add_new``, never assign to its value).
     """
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     shared_seq = ds.get("SharedFunctionalGroupsSequence")
@@ -255,7 +256,9 @@ def enhanced_frame_headers(ds: Dataset) -> list[Dataset]:
             for kw in keywords:
                 if kw in item:
                     header[kw] = item[kw]
-        header.InstanceNumber = f + 1  # the frame number (1-based, PS3.3 C.7.6.16.2.2 order)
+        # the frame number (1-based); add_new makes a new element: assigning to an existing
+        # attribute would change the element shared with the other frames' headers in place
+        header.add_new(0x00200013, "IS", f + 1)
         header.file_meta = getattr(ds, "file_meta", Dataset())
         if getattr(ds, "filename", None):
             header.filename = ds.filename

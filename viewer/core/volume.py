@@ -271,7 +271,7 @@ def _scan_file(path: str, quick: bool = True) -> _Scanned:
             for f in range(len(sources)):
                 h = Dataset()
                 h.update({e.tag: e for e in ds if e.keyword not in ("NumberOfFrames",)})  # type: ignore[arg-type]
-                h.InstanceNumber = f + 1
+                h.add_new(0x00200013, "IS", f + 1)  # a new element: the others share ds's
                 h.file_meta = ds.file_meta
                 h.filename = path
                 headers.append(h)
@@ -651,9 +651,10 @@ class SeriesLoader:
             near = _full_header(st.frames[min(len(st.frames) - 1, _nearest_frame(st, k))])
             h = Dataset()
             h.update(near)  # type: ignore[arg-type]
-            h.ImagePositionPatient = [float(v) for v in (st.affine @ [k, 0, 0, 1])[:3]]
+            # new elements (add_new), never assignments: h shares its elements with ``near``
+            h.add_new(0x00200032, "DS", [round(float(v), 6) for v in (st.affine @ [k, 0, 0, 1])[:3]])
             kind = "interpolated" if st.resample is not None else "missing"
-            h.ImageComments = f"{kind} slice: no image was acquired at this position"
+            h.add_new(0x00204000, "LT", f"{kind} slice: no image was acquired at this position")
             out.append(h)
         return HeaderList(out)  # type: ignore[return-value]
 
