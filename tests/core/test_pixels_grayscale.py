@@ -333,3 +333,13 @@ def test_a_voi_lut_with_missing_entries_is_not_used() -> None:
     assert file_voi_luts(ds) == []
     item.LUTDescriptor = [100, 0, 8]
     assert len(file_voi_luts(ds)) == 1
+
+
+def test_auto_window_of_narrow_float_data_uses_linear_exact() -> None:
+    values = np.linspace(0.0, 0.01, 10_000, dtype=np.float32).reshape(100, 100)
+    window = auto_window(values)
+    assert window.function == LINEAR_EXACT and 0.009 < window.width < 0.01
+    shown = to_display_uint8(values, window)
+    assert shown.min() == 0 and shown.max() == 255 and len(np.unique(shown)) == 256
+    integers = auto_window(np.zeros((10, 10), dtype=np.int16))
+    assert integers.function == "LINEAR" and integers.width == 1.0

@@ -296,8 +296,12 @@ def auto_window(
     if data.size == 0:
         return Window(0.0, 1.0, "auto")
     lo, hi = np.percentile(data, [low, high])
-    width = max(float(hi - lo), 1.0)
-    return Window(float(lo + hi) / 2, width, "auto")
+    span = float(hi - lo)
+    if data.dtype.kind == "f" and 0 < span < 1:
+        # Float data (parametric maps, Float Pixel Data) can live in a range narrower than 1, which
+        # LINEAR cannot show (width >= 1, C.11.2.1.2.1); LINEAR_EXACT can (width > 0, C.11.2.1.3.2).
+        return Window(float(lo + hi) / 2, span, "auto", LINEAR_EXACT)
+    return Window(float(lo + hi) / 2, max(span, 1.0), "auto")
 
 
 def default_window(ds: Dataset, values: np.ndarray, frame: int | None = None) -> Window:
