@@ -312,3 +312,24 @@ def test_embedded_overlay_in_unused_high_bits_is_a_layer_not_a_value() -> None:
     ds.add_new((0x6000, 0x0102), "US", 14)
     np.testing.assert_array_equal(decode_frame(ds), values)
     np.testing.assert_array_equal(overlay_layer(ds, 0), diagonal)
+
+
+def test_multi_frame_overlay_follows_image_frame_origin() -> None:
+    """C.9.3: Number of Frames in Overlay planes, the first applying to Image Frame Origin (1-based)."""
+    ds = Dataset()
+    ds.set_original_encoding(False, True)
+    ds.Rows, ds.Columns, ds.NumberOfFrames = 4, 8, 3
+    first = np.zeros((4, 8), dtype=bool)
+    first[0] = True  # top row
+    second = np.zeros((4, 8), dtype=bool)
+    second[:, 0] = True  # left column
+    packed = np.packbits(np.concatenate([first.ravel(), second.ravel()]), bitorder="little").tobytes()
+    for element, vr, value in [(0x0010, "US", 4), (0x0011, "US", 8), (0x0015, "IS", 2), (0x0040, "CS", "G"),
+                               (0x0050, "SS", [1, 1]), (0x0051, "US", 2), (0x0100, "US", 1),
+                               (0x0102, "US", 0), (0x3000, "OW", packed)]:
+        ds.add_new((0x6000, element), vr, value)
+    (plane,) = overlay_planes(ds)
+    assert plane.frames == 2 and plane.first_frame == 2
+    assert not overlay_layer(ds, 0).any()
+    np.testing.assert_array_equal(overlay_layer(ds, 1), first)
+    np.testing.assert_array_equal(overlay_layer(ds, 2), second)
