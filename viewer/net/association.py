@@ -111,6 +111,8 @@ def _raise_for_failed(assoc: Association, watch: Watch, node: RemoteNode, servic
         detail = describe_abort(watch.abort)
         if not node.tls:
             detail += " (if the peer requires TLS, enable it for this node)"
+        elif not node.tls_cert:
+            detail += " (if the peer requires a client certificate, set one for this node)"
         raise AssociationAborted(peer, "association negotiation", detail)
     ac = assoc.acceptor.primitive
     if ac is not None and getattr(ac, "result", None) == 0:
