@@ -149,5 +149,5 @@ def test_mutual_tls_needs_our_certificate(pki: Path, tmp_path: Path) -> None:
         anonymous = RemoteNode(
             "mtls", "TLSSCP", "127.0.0.1", scp.port, tls=True, tls_ca=str(pki / "ca.pem"), acse_timeout=5
         )
-        with pytest.raises((TlsFailed, AssociationAborted), match="client certificate|TLS"):
+        with pytest.raises((TlsFailed, AssociationAborted), match=r"client certificate|TLS"):
             echo(anonymous)
