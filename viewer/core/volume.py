@@ -175,17 +175,17 @@ class LazyHeader:
     __slots__ = ("_bytes", "_dataset", "path")
 
     def __init__(self, header_bytes: bytes, path: str) -> None:
-        self._bytes: bytes | None = header_bytes
+        self._bytes = header_bytes  # kept: two threads may parse at once, both must succeed
         self._dataset: Dataset | None = None
         self.path = path
 
     def get(self) -> Dataset:
-        if self._dataset is None:
-            assert self._bytes is not None
+        ds = self._dataset
+        if ds is None:
             ds = pydicom.dcmread(io.BytesIO(self._bytes), stop_before_pixels=True, force=True)
             ds.filename = self.path
-            self._dataset, self._bytes = ds, None
-        return self._dataset
+            self._dataset = ds
+        return ds
 
 
 class HeaderList(Sequence[Dataset]):
@@ -446,6 +446,16 @@ class _SharedOutput:
 
 def _shm_dir() -> str | None:
     return "/dev/shm" if sys.platform.startswith("linux") and os.path.isdir("/dev/shm") else None
+
+
+def _shm_room(nbytes: int) -> bool:
+    """True when the shared-memory file system can hold the volume (a container's /dev/shm
+    may be 64 MB; writing past its end would kill the workers with SIGBUS)."""
+    folder = _shm_dir()
+    if folder is None:
+        return False
+    st = os.statvfs(folder)
+    return st.f_bavail * st.f_frsize > nbytes * 1.05
 
 
 _POOL: ProcessPoolExecutor | None = None
@@ -756,7 +766,8 @@ class SeriesLoader:
         tasks = self._tasks(stack, dtype)
         rows_cols = self.shape(stack)[1:]
         shape = (len(st.frames) if st.resample is not None else len(st.slots), *rows_cols)
-        pool = _pool(self.workers) if len(tasks) >= PARALLEL_MIN_FRAMES else None
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        pool = _pool(self.workers) if len(tasks) >= PARALLEL_MIN_FRAMES and _shm_room(nbytes) else None
         if pool is not None:
             out = _SharedOutput(shape, dtype)
             try:
