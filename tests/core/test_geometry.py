@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from pydicom.uid import ImplicitVRLittleEndian, RLELossless
 
-from viewer.core.errors import GeometryError
+from viewer.core.errors import Cancelled, GeometryError
 from viewer.core.geometry import make_plane, tilt_degrees
+from viewer.core.tasks import CancelToken, Progress
 from viewer.core.volume import SeriesLoader, load_stacks, load_volume
 
 try:
@@ -198,6 +199,24 @@ def test_in_process_and_parallel_loads_agree(tmp_path: Path, workers: int, synta
     vol = loader.load()
     assert_lands(vol, ph)
     assert np.array_equal(loader.read_slice(13), vol.voxels[13])
+
+
+def test_cancel_during_parallel_decode_leaves_nothing_behind(tmp_path: Path) -> None:
+    write_series(tmp_path / "series", Phantom(slices=48))
+    shm = Path("/dev/shm")
+    before = set(shm.glob("lightbox-vol-*")) if shm.is_dir() else set()
+    token = CancelToken()
+
+    def progress(report: Progress) -> None:
+        if report.message == "decoding slices":
+            token.cancel()
+
+    loader = SeriesLoader(tmp_path / "series", workers=2)
+    with pytest.raises(Cancelled):
+        loader.load(progress=progress, cancel=token)
+    after = set(shm.glob("lightbox-vol-*")) if shm.is_dir() else set()
+    assert after == before
+    assert loader.load().voxels.shape == (48, 64, 64)  # the pool survives a cancelled load
 
 
 def test_geometry_errors_name_the_problem() -> None:
