@@ -60,6 +60,7 @@ _TEXT_VRS = {"PN", "LO", "SH", "ST", "LT", "UC", "UT"}
 _FAST_CHARSETS = {"": "latin_1", "ISO_IR 6": "latin_1", "ISO_IR 100": "latin_1", "ISO_IR 192": "utf_8"}
 _SEQ_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _UNDEFINED = 0xFFFFFFFF
+_HH, _H, _I = struct.Struct("<HH"), struct.Struct("<H"), struct.Struct("<I")
 PREFIX = 8192  # the header of nearly every image fits; longer ones are read on demand
 
 
@@ -140,13 +141,21 @@ def _walk(r: _Reader, pos: int, explicit: bool, end: int, out: dict[int, tuple[s
     """Walk elements from ``pos`` to ``end``; return (position reached, Pixel Data offset or None).
 
     Collects the raw values of wanted top-level tags into ``out``. Item/sequence delimiters end
-    the walk (for nested datasets of undefined length).
+    the walk (for nested datasets of undefined length). This loop is the indexing hot spot:
+    it works on the reader's buffer directly and asks the reader only at buffer edges.
     """
+    size = r.size
+    buf, base = r.buf, r.base
+    limit = base + len(buf)
     while pos < end:
-        if pos + 8 > r.size:
-            raise _Truncated(f"truncated: the file ends inside an element header at byte {pos}")
-        head = r.get(pos, 8)
-        group, elem = struct.unpack_from("<HH", head)
+        if pos < base or pos + 12 > limit:
+            if pos + 8 > size:
+                raise _Truncated(f"truncated: the file ends inside an element header at byte {pos}")
+            r.get(pos, min(12, size - pos))
+            buf, base = r.buf, r.base
+            limit = base + len(buf)
+        off = pos - base
+        group, elem = _HH.unpack_from(buf, off)
         tag = group << 16 | elem
         if group == 0xFFFE:  # item delimiter (E00D) / sequence delimiter (E0DD) end nested data
             if stop_at_pixels:
@@ -155,31 +164,39 @@ def _walk(r: _Reader, pos: int, explicit: bool, end: int, out: dict[int, tuple[s
         if stop_at_pixels and tag in _PIXEL_TAGS:
             return pos, pos
         if explicit:
-            vr = head[4:6]
+            vr = buf[off + 4:off + 6]
             if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
                 raise _Fallback(f"bad VR bytes at {pos}")
             if vr in _LONG_VRS:
-                (length,) = struct.unpack("<I", r.get(pos + 8, 4))
-                hdr = 12
+                if pos + 12 > size:
+                    raise _Truncated(f"truncated: the file ends inside an element header at byte {pos}")
+                (length,) = _I.unpack_from(buf, off + 8)
+                pos += 12
             else:
-                (length,) = struct.unpack_from("<H", head, 6)
-                hdr = 8
+                (length,) = _H.unpack_from(buf, off + 6)
+                pos += 8
         else:
             vr = b""
-            (length,) = struct.unpack_from("<I", head, 4)
-            hdr = 8
-        pos += hdr
+            (length,) = _I.unpack_from(buf, off + 4)
+            pos += 8
         if length == _UNDEFINED:
-            if explicit and vr not in (b"SQ",):
+            if explicit and vr != b"SQ":
                 raise _Fallback("undefined length outside a sequence")
             pos = _skip_sequence(r, pos, explicit)
+            buf, base = r.buf, r.base
+            limit = base + len(buf)
             continue
-        if tag in _WANTED and stop_at_pixels:
-            out[tag] = (_WANTED[tag][1], r.get(pos, length))
+        if stop_at_pixels and tag in _WANTED:
+            if base <= pos and pos + length <= limit:
+                out[tag] = (_WANTED[tag][1], buf[pos - base:pos - base + length])
+            else:
+                out[tag] = (_WANTED[tag][1], r.get(pos, length))
+                buf, base = r.buf, r.base
+                limit = base + len(buf)
         pos += length
-        if pos > r.size:
+        if pos > size:
             raise _Truncated(f"truncated: element ({group:04X},{elem:04X}) ends at byte {pos}, "
-                             f"the file has {r.size}")
+                             f"the file has {size}")
     return pos, None
 
 

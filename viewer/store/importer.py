@@ -1,9 +1,7 @@
 """The import pipeline: list the sources, read headers on every core, commit in batches.
 
-Header reading is CPU-bound Python, so with enough files it runs in worker processes (the
-GIL would serialise threads); the parent only writes files and the index. Workers start
-through ``forkserver`` (``spawn`` where there is none), never ``fork``: the GUI and the
-network layer run threads, and forking a threaded process can deadlock the child.
+Header reading is CPU-bound Python, so with enough files it runs in worker processes (see
+:mod:`viewer.store.header_worker`); the parent only writes files and the index.
 
 Each batch is committed before the next is read (see :class:`viewer.store.store.Store`), so
 a cancelled or killed import keeps every finished batch, and ``on_batch`` lets the browser
@@ -12,24 +10,17 @@ show studies while the rest is still being read.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from viewer.core.tasks import CancelToken, ProgressCallback
-from viewer.store.headers import (
-    FileProblem,
-    HeaderResult,
-    read_index_header,
-    read_index_header_bytes,
-    read_index_headers,
-)
+from viewer.store.header_worker import WorkerError
+from viewer.store.headers import FileProblem, HeaderResult, read_index_header, read_index_header_bytes
 from viewer.store.records import FileIssue, ImportReport
 from viewer.store.sources import list_sources, zip_members
 
@@ -79,12 +70,13 @@ class Importer:
         self.total = len(listing.files) + len(listing.missing)
         archives = list(listing.archives)
         self._report("reading headers")
-        for result in self._headers([str(p) for p in listing.files]):
+        files = listing.files
+        for path, result in zip(files, self._headers([str(p) for p in files]), strict=False):
             if isinstance(result, FileProblem) and result.kind == "archive":
-                archives.append(Path(result.source))
+                archives.append(path)
                 self.total -= 1
                 continue
-            self._take(result, Path(result.source), None)
+            self._take(result, path, None)
             if self.cancel.cancelled:
                 break
         self._flush()
@@ -162,41 +154,32 @@ class Importer:
     def _headers(self, files: list[str]) -> Iterator[HeaderResult]:
         """Header results in file order; in worker processes when there are many files."""
         workers = worker_count()
-        if len(files) < POOL_MIN_FILES or workers < 2:
-            for f in files:
-                if self.cancel.cancelled:
-                    return
-                yield read_index_header(f)
+        if len(files) < POOL_MIN_FILES or workers < 2 or getattr(sys, "frozen", False):
+            yield from self._inline(files)
             return
         chunks = [files[i:i + CHUNK] for i in range(0, len(files), CHUNK)]
         done = 0
-        try:
-            with _pool(workers) as pool:
-                futures: list[Future[list[HeaderResult]]] = [
-                    pool.submit(read_index_headers, c) for c in chunks
-                ]
-                try:
-                    for fut in futures:
-                        if self.cancel.cancelled:
-                            break
-                        results = fut.result()
-                        done += 1
-                        yield from results
-                finally:
-                    for fut in futures:
-                        fut.cancel()
-        except (BrokenProcessPool, OSError) as exc:
-            self.report.warnings.append(f"worker processes failed ({exc}); reading headers in this process")
-            for chunk in chunks[done:]:
-                for f in chunk:
+        with self.store._header_workers(workers) as pool:
+            if pool is None:  # another import of this store is using them
+                yield from self._inline(files)
+                return
+            try:
+                for results in pool.map(chunks):
+                    done += 1
+                    yield from results
                     if self.cancel.cancelled:
+                        pool.kill()
                         return
-                    yield read_index_header(f)
+            except WorkerError as exc:
+                pool.kill()
+                self.report.warnings.append(f"{exc}; reading the remaining headers in this process")
+            except BaseException:
+                pool.kill()  # unread results would be handed to the next import
+                raise
+        yield from self._inline([f for chunk in chunks[done:] for f in chunk])
 
-
-def _pool(workers: int) -> ProcessPoolExecutor:
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["viewer.store.headers"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    def _inline(self, files: list[str]) -> Iterator[HeaderResult]:
+        for f in files:
+            if self.cancel.cancelled:
+                return
+            yield read_index_header(f)

@@ -51,7 +51,7 @@ def list_sources(paths: list[Path]) -> Listing:
     notes: list[str] = []
     missing: list[str] = []
     for path in paths:
-        path = Path(path)
+        path = Path(os.path.abspath(path))  # every listed file is absolute (linked paths are stored so)
         if path.is_dir():
             dicomdir = _find_dicomdir(path)
             listed = _dicomdir_files(dicomdir, notes) if dicomdir else None

@@ -23,8 +23,9 @@ import io
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from viewer.core.errors import DicomReadError, StoreError
 from viewer.core.reading import read_dataset
 from viewer.core.tasks import CancelToken, ProgressCallback
 from viewer.store.db import Database
+from viewer.store.header_worker import HeaderWorkers
 from viewer.store.headers import FileProblem, InstanceHeader, header_from_dataset
 from viewer.store.layout import (
     STORE_DIR,
@@ -93,6 +95,8 @@ class Store:
         self._db = db
         self._writers: ThreadPoolExecutor | None = None
         self._writers_lock = threading.Lock()
+        self._readers: HeaderWorkers | None = None
+        self._readers_lock = threading.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -113,7 +117,26 @@ class Store:
             if self._writers is not None:
                 self._writers.shutdown(wait=True)
                 self._writers = None
+        with self._readers_lock:
+            if self._readers is not None:
+                self._readers.close()
+                self._readers = None
         self._db.close()
+
+    @contextmanager
+    def _header_workers(self, count: int) -> Iterator[HeaderWorkers | None]:
+        """This store's header worker processes (kept between imports), or None while in use."""
+        if not self._readers_lock.acquire(blocking=False):
+            yield None
+            return
+        try:
+            if self._readers is None or any(p.poll() is not None for p in self._readers.procs):
+                if self._readers is not None:
+                    self._readers.kill()
+                self._readers = HeaderWorkers(count)
+            yield self._readers
+        finally:
+            self._readers_lock.release()
 
     def __enter__(self) -> Store:
         return self
@@ -196,10 +219,14 @@ class Store:
             plans: list[_Planned] = []
             stale: list[str] = []
             in_batch: dict[str, Item] = {}
+            uids = [item.header.sop_uid for item in items]
+            known = {r[0]: r[1:] for r in conn.execute(
+                f"SELECT sop_uid, path, storage FROM instance WHERE sop_uid IN ({','.join('?' * len(uids))})",
+                uids,
+            )}
             for item in items:
                 h = item.header
-                row = conn.execute("SELECT path, storage FROM instance WHERE sop_uid = ?",
-                                   (h.sop_uid,)).fetchone()
+                row = known.get(h.sop_uid)
                 if row is not None:
                     existing = self._resolve(row[0], row[1])
                     if existing.is_file():
@@ -217,7 +244,7 @@ class Store:
                     continue
                 in_batch[h.sop_uid] = item
                 if item.link and item.path is not None:
-                    plans.append(_Planned(item, str(item.path.resolve()), STORAGE_LINK, h.size))
+                    plans.append(_Planned(item, str(item.path), STORAGE_LINK, h.size))  # absolute
                 else:
                     rel = managed_relpath(h.study_uid, h.series_uid, h.sop_uid)
                     plans.append(_Planned(item, rel, STORAGE_COPY))
@@ -520,6 +547,7 @@ def _index(conn: sqlite3.Connection, plans: Iterable[_Planned], source: str) -> 
     studies: dict[str, int] = {}
     series: dict[str, int] = {}
     grown: list[str] = []
+    rows: list[tuple] = []
     for p in plans:
         h = p.item.header
         key = _patient_key(h)
@@ -546,14 +574,15 @@ def _index(conn: sqlite3.Connection, plans: Iterable[_Planned], source: str) -> 
                 (h.series_uid, studies[h.study_uid], h.series_number, h.series_description, h.modality,
                  h.body_part, h.frame_of_reference_uid),
             ).lastrowid
-        conn.execute(
-            "INSERT INTO instance(sop_uid, series, sop_class_uid, instance_number, transfer_syntax, frames, "
-            "path, size, storage, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (h.sop_uid, series[h.series_uid], h.sop_class_uid, h.instance_number, h.transfer_syntax, h.frames,
-             p.stored_path, p.size, p.storage, source),
-        )
+        rows.append((h.sop_uid, series[h.series_uid], h.sop_class_uid, h.instance_number, h.transfer_syntax,
+                     h.frames, p.stored_path, p.size, p.storage, source))
         if h.study_uid not in grown:
             grown.append(h.study_uid)
+    conn.executemany(
+        "INSERT INTO instance(sop_uid, series, sop_class_uid, instance_number, transfer_syntax, frames, "
+        "path, size, storage, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     return grown
 
 

@@ -1,0 +1,107 @@
+"""Header-reading worker processes for large imports.
+
+Header parsing is CPU-bound Python, so threads would share one core under the GIL. The workers
+are plain ``python -c "...header_worker import main; main()"`` child processes talking over pipes, not a
+``multiprocessing`` pool: a pool's ``spawn``/``forkserver`` children re-import the caller's
+``__main__`` (re-running an unguarded script, or failing in a notebook), and ``fork`` is unsafe
+in a process that runs threads (the GUI, the network layer). Each message is a pickled list
+of paths one way and a pickled list of results the other; only Lightbox's own processes are
+at either end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from viewer.store.headers import HeaderResult, read_index_headers
+
+IN_FLIGHT = 4  # chunks queued per worker, so none waits for the parent between chunks
+
+
+class WorkerError(RuntimeError):
+    """A worker process died or answered nonsense; the caller reads the rest itself."""
+
+
+class HeaderWorkers:
+    """A few long-lived worker processes that read header chunks in order."""
+
+    def __init__(self, count: int) -> None:
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        self.procs = [
+            subprocess.Popen([sys.executable, "-c", "from viewer.store.header_worker import main; main()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            for _ in range(count)
+        ]
+
+    def map(self, chunks: list[list[str]]) -> Iterator[list[HeaderResult]]:
+        """Results of ``chunks`` in order. Stop iterating early only together with :meth:`kill`."""
+        n = len(self.procs)
+        for i in range(min(len(chunks), n * IN_FLIGHT)):
+            self._send(i % n, chunks[i])
+        for i in range(len(chunks)):
+            proc = self.procs[i % n]
+            try:
+                result = pickle.load(proc.stdout)  # type: ignore[arg-type]
+            except (EOFError, pickle.UnpicklingError, OSError) as exc:
+                raise WorkerError(f"header worker {proc.pid} stopped ({type(exc).__name__})") from exc
+            if not isinstance(result, list) or len(result) != len(chunks[i]):
+                raise WorkerError(f"header worker {proc.pid} answered out of step")
+            if i + n * IN_FLIGHT < len(chunks):
+                self._send(i % n, chunks[i + n * IN_FLIGHT])
+            yield result
+
+    def _send(self, worker: int, chunk: list[str]) -> None:
+        proc = self.procs[worker]
+        try:
+            pickle.dump(chunk, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[arg-type]
+            proc.stdin.flush()  # type: ignore[union-attr]
+        except OSError as exc:
+            raise WorkerError(f"header worker {proc.pid} is gone ({exc})") from exc
+
+    def close(self) -> None:
+        """Let idle workers exit (end of input), killing any that do not."""
+        for proc in self.procs:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # type: ignore[union-attr]
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()  # type: ignore[union-attr]
+
+    def kill(self) -> None:
+        """Stop workers that may still hold unread results (cancel, error)."""
+        for proc in self.procs:
+            proc.kill()
+        for proc in self.procs:
+            proc.wait()
+            for pipe in (proc.stdin, proc.stdout):
+                with contextlib.suppress(OSError):
+                    pipe.close()  # type: ignore[union-attr]
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")  # problems come back as FileProblem values, not warnings
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            paths = pickle.load(stdin)
+        except EOFError:
+            return
+        pickle.dump(read_index_headers(paths), stdout, protocol=pickle.HIGHEST_PROTOCOL)
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
