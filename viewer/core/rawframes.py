@@ -377,6 +377,11 @@ _EXPLICIT_LE = "1.2.840.10008.1.2.1"
 _ENCAPSULATED_LE = JPEG_LOSSLESS | JPEG_LS | JPEG_2000 | {RLE, "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
 
 
+_EXPLICIT_HEAD = struct.Struct("<HH2sH").unpack_from  # tag, VR, 16-bit length (PS3.5 7.1.2)
+_IMPLICIT_HEAD = struct.Struct("<HHI").unpack_from  # tag, 32-bit length (PS3.5 7.1.3)
+_U32 = struct.Struct("<I").unpack_from
+
+
 class QuickAttrs(dict):
     """Header values by keyword, readable like a pydicom Dataset (``h.Rows``, ``h.get("Rows")``)."""
 
@@ -507,23 +512,21 @@ def quick_header(path: str, chunk: int = 16384) -> QuickHeader | None:
                         return None
                     buf += more
                     continue
-                group, element = unpack("<HH", buf, pos)
+                if explicit:
+                    group, element, vr, length = _EXPLICIT_HEAD(buf, pos)
+                    if vr in _LONG_VRS:
+                        (length,) = _U32(buf, pos + 8)
+                        start = pos + 12
+                    else:
+                        start = pos + 8
+                else:
+                    group, element, length = _IMPLICIT_HEAD(buf, pos)
+                    start = pos + 8
                 tag = group << 16 | element
                 if tag == 0x7FE00010:
                     break
                 if group == 0xFFFE or tag in QUICK_REFUSE or group > 0x7FE0:
                     return None
-                if explicit:
-                    vr = buf[pos + 4:pos + 6]
-                    if vr in _LONG_VRS:
-                        (length,) = unpack("<I", buf, pos + 8)
-                        start = pos + 12
-                    else:
-                        (length,) = unpack("<H", buf, pos + 6)
-                        start = pos + 8
-                else:
-                    (length,) = unpack("<I", buf, pos + 4)
-                    start = pos + 8
                 if length == UNDEFINED:
                     while True:  # sequences: read on until the whole sequence is in the buffer
                         try:
