@@ -15,6 +15,7 @@ For each transfer syntax this
    SimpleITK, ITK, VTK, GDCM and the raw physical limits, and checked against pydicom;
 3. times the first slice a viewer shows: ``SeriesLoader(folder)`` (headers + geometry) and
    ``read_slice(middle)`` in a fresh process, three times;
+4. measures the true peak memory of ``load_volume`` in a fresh process (see :func:`memory`);
 
 then prints the peers' tables and one summary table with the ratios (peer wall time / ours,
 ours / (raw floor / 2 cores), peak memory / volume bytes, first-slice time).
@@ -52,6 +53,66 @@ t3 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "headers_s": t2 - t1, "slice_s": t3 - t2, "first_slice_s": t3 - t1}))
 """
 
+MEMORY = r"""
+import json, os, sys, threading, time
+
+
+def private_kb(pid):
+    # PSS without shared memory: the volume lives in a shared-memory file, counted once below
+    out = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    out += int(line.split()[1])
+                elif line.startswith("Pss_Shmem:"):
+                    out -= int(line.split()[1])
+    except OSError:
+        pass
+    return out
+
+
+def family(pid):
+    kids = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{t}/children") as f:
+            kids += [int(x) for x in f.read().split()]
+    for k in list(kids):
+        kids += family(k)
+    return kids
+
+
+def total():
+    me = os.getpid()
+    return private_kb(me) + sum(private_kb(k) for k in family(me))
+
+
+def measure(fn):
+    peak, stop = [total()], threading.Event()
+    base = peak[0]
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], total())
+            time.sleep(0.005)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    volume = fn()
+    stop.set()
+    t.join()
+    return volume, (max(peak[0], total()) - base) / 1024
+
+
+from viewer.core.volume import load_volume
+cold, cold_mb = measure(lambda: load_volume(sys.argv[1]))
+mb = cold.voxels.nbytes / 2**20
+del cold
+warm, warm_mb = measure(lambda: load_volume(sys.argv[1]))
+print(json.dumps({"volume_mb": mb, "cold_private_mb": cold_mb, "warm_private_mb": warm_mb,
+                  "cold_peak_x": (mb + cold_mb) / mb, "warm_peak_x": (mb + warm_mb) / mb}))
+"""
+
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     print("$", " ".join(cmd), file=sys.stderr, flush=True)
@@ -68,30 +129,43 @@ def first_slice(python: str, folder: Path, env: dict[str, str], repeats: int = 3
     return samples[len(samples) // 2]
 
 
-def summary(results: dict[str, dict], firsts: dict[str, dict]) -> str:
+def memory(python: str, folder: Path, env: dict[str, str]) -> dict[str, float]:
+    """Honest peak memory of load_volume in a fresh process, as a multiple of the volume's bytes.
+
+    peers.py samples PSS, which misses shared-memory pages the parent has not touched yet
+    (the workers write the volume into a shared-memory file); here the volume's bytes are
+    counted once and every process's private growth is added: first load (pool start-up
+    included) and a second, warm one (what a running viewer pays).
+    """
+    out = run([python, "-c", MEMORY, str(folder)], env).stdout.strip().splitlines()[-1]
+    return json.loads(out)
+
+
+def summary(results: dict[str, dict], firsts: dict[str, dict], mems: dict[str, dict]) -> str:
     lines = [
         "| syntax | ours s | ours CPU s | result | best peer (s) | ratio vs best peer | ratio vs each peer "
-        "| × floor/2 | peak ΔMB (× volume) | first slice s |",
-        "|---|---:|---:|---|---|---:|---|---:|---:|---:|",
+        "| × floor/2 | peers.py peak ΔMB | peak × volume (cold / warm) | first slice s |",
+        "|---|---:|---:|---|---|---:|---|---:|---:|---:|---:|",
     ]
     for syntax, data in results.items():
         rows = {r["loader"]: r for r in data["rows"]}
         ours = rows.get(OURS, {})
         if "wall_s" not in ours:
-            lines.append(f"| {syntax} | {ours.get('status', 'missing')} | | | | | | | | |")
+            lines.append(f"| {syntax} | {ours.get('status', 'missing')} | | | | | | | | | |")
             continue
         peers = {n: r for n, r in rows.items() if not n.startswith(("raw-", "extra:")) and "wall_s" in r}
         best = min(peers.items(), key=lambda kv: kv[1]["wall_s"]) if peers else ("-", {"wall_s": float("nan")})
         each = ", ".join(f"{n} {r['wall_s'] / ours['wall_s']:.1f}x" for n, r in
                          sorted(peers.items(), key=lambda kv: kv[1]["wall_s"]))
         floor2 = data["info"].get("floor_2core_s")
-        volume_mb = data["info"]["pixel_bytes"] / 2**20
         first = firsts.get(syntax, {})
+        mem = mems.get(syntax, {})
         lines.append(
             f"| {syntax} | {ours['wall_s']:.3f} | {ours['cpu_s']:.2f} | {ours['status']} "
             f"| {best[0]} ({best[1]['wall_s']:.3f}) | {best[1]['wall_s'] / ours['wall_s']:.2f}x | {each} "
             f"| {ours['wall_s'] / floor2 if floor2 else float('nan'):.2f} "
-            f"| {ours.get('peak_dmb', float('nan')):.0f} ({ours.get('peak_dmb', 0) / volume_mb:.2f}) "
+            f"| {ours.get('peak_dmb', float('nan')):.0f} "
+            f"| {mem.get('cold_peak_x', float('nan')):.2f} / {mem.get('warm_peak_x', float('nan')):.2f} "
             f"| {first.get('first_slice_s', float('nan')):.3f} |"
         )
     return "\n".join(lines)
@@ -107,6 +181,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", type=int, default=3, help="timed runs per loader (peers.py --runs)")
     ap.add_argument("--loaders", default="all", help="peers.py --loaders (default all)")
     ap.add_argument("--wait-quiet", type=float, default=0.0, help="peers.py --wait-quiet seconds")
+    ap.add_argument("--reuse-json", action="store_true",
+                    help="take the peers' results from an earlier run's OUT/<syntax>.json; only re-measure "
+                         "the first slice and memory")
     a = ap.parse_args(argv)
     syntaxes = SYNTAXES if a.syntax == "all" else a.syntax.split(",")
     out = Path(a.out)
@@ -114,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
+    if a.reuse_json:
+        syntaxes = [s for s in syntaxes if (out / f"{s}.json").is_file()]
     missing = [s for s in syntaxes if not (series_root / s).is_dir()]
     if missing:
         run([a.python, str(SHARED_BENCH / "make_series.py"), "--out", str(series_root), "--slices",
@@ -121,11 +200,19 @@ def main(argv: list[str] | None = None) -> None:
 
     results: dict[str, dict] = {}
     firsts: dict[str, dict] = {}
+    mems: dict[str, dict] = {}
     report = out / "report.md"
-    report.write_text(f"# load_series: {a.slices} slices, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
+    if not a.reuse_json:
+        report.write_text(f"# load_series: {a.slices} slices, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
     for syntax in syntaxes:
         folder = series_root / syntax
         js = out / f"{syntax}.json"
+        if a.reuse_json:
+            results[syntax] = json.loads(js.read_text())
+            firsts[syntax] = first_slice(a.python, folder, env)
+            mems[syntax] = memory(a.python, folder, env)
+            print(f"{syntax}: first slice {firsts[syntax]}, memory {mems[syntax]}", flush=True)
+            continue
         cmd = [a.python, str(SHARED_BENCH / "peers.py"), str(folder), "--extra", EXTRA, "--json", str(js),
                "--md", str(report), "--runs", str(a.runs), "--loaders", a.loaders]
         if a.wait_quiet:
@@ -134,7 +221,9 @@ def main(argv: list[str] | None = None) -> None:
         results[syntax] = json.loads(js.read_text())
         firsts[syntax] = first_slice(a.python, folder, env)
         print(f"first slice {syntax}: {firsts[syntax]}", flush=True)
-    table = summary(results, firsts)
+        mems[syntax] = memory(a.python, folder, env)
+        print(f"memory {syntax}: {mems[syntax]}", flush=True)
+    table = summary(results, firsts, mems)
     with report.open("a") as f:
         f.write("\n## Summary (ratio = peer wall time / ours)\n\n" + table + "\n")
     print("\n## Summary (ratio = peer wall time / ours)\n")
