@@ -514,13 +514,16 @@ def build_stacks(frames: Sequence[Frame]) -> list[Stack]:
     groups = group_frames(frames)
     stacks = [build_stack(g) for g in groups]
     if len(stacks) > 1:
-        for stack, group in zip(stacks, groups, strict=True):
+        # name each stack by the discriminators that are constant in it and differ elsewhere
+        values = [[{_hashable(key(f.header)) for f in g} for _name, key in DISCRIMINATORS] for g in groups]
+        for i, stack in enumerate(stacks):
             extras = []
-            for name, key in DISCRIMINATORS:
-                values = {_hashable(key(f.header)) for f in group}
-                others = {_hashable(key(f.header)) for g in groups if g is not group for f in g}
-                if len(values) == 1 and values != others and None not in values:
-                    extras.append(f"{name} {next(iter(values))}")
+            for d, (name, _key) in enumerate(DISCRIMINATORS):
+                mine = values[i][d]
+                if len(mine) != 1 or None in mine:
+                    continue
+                if any(values[j][d] != mine for j in range(len(groups)) if j != i):
+                    extras.append(f"{name} {next(iter(mine))}")
             if extras:
                 stack.label += ", " + ", ".join(extras)
     stacks.sort(key=lambda s: -len(s.frames))
