@@ -322,3 +322,22 @@ def test_about_box_lines_name_the_decoders_in_order() -> None:
     assert report[UID("1.2.840.10008.1.2.5")].startswith("RLE Lossless: pylibjpeg (then ")
     missing = codecs.CodecStatus(UID("1.2.840.10008.1.2.4.201"), "HTJ2K", (), ("pylibjpeg-openjpeg>=2.4",))
     assert str(missing) == "HTJ2K: not available (install pylibjpeg-openjpeg>=2.4)"
+
+
+@pytest.mark.parametrize("name", ["emri_small_jpeg_ls_lossless.dcm", "emri_small_jpeg_2k_lossless.dcm"])
+def test_a_truncated_fragment_is_a_named_error_never_a_wrong_image(name: str, tmp_path: Path) -> None:
+    ds, frames, reference = _reencapsulated(name)
+    frames[3] = frames[3][: int(len(frames[3]) * 0.9)]  # the last tenth of frame 3 is lost
+    ds.PixelData = encapsulate(frames, has_bot=True)
+    if "jpeg_ls" in name:  # libjpeg alone would return an image for it, wrong after the cut
+        lenient, _ = pydicom.pixels.decoders.JPEGLSLosslessDecoder.as_array(ds, index=3, decoding_plugin="pylibjpeg")
+        assert not np.array_equal(lenient, reference[3])
+    for decode in (lambda: decode_frame(ds, 3), lambda: decode_all_frames(ds)):
+        with pytest.raises(DecodeError, match="frame 3: truncated codestream"):
+            decode()
+    np.testing.assert_array_equal(decode_frame(ds, 4), reference[4])  # the other frames still decode
+    ds.save_as(tmp_path / "cut.dcm", enforce_file_format=True)
+    with pytest.raises(DecodeError, match="frame 3: truncated codestream") as info:
+        decode_file_frame(tmp_path / "cut.dcm", 3)
+    assert info.value.path == str(tmp_path / "cut.dcm")
+    np.testing.assert_array_equal(decode_file_frame(tmp_path / "cut.dcm", 4), reference[4])

@@ -27,15 +27,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pydicom
 from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames, get_frame
 from pydicom.pixels import pixel_array
 from pydicom.pixels.decoders.base import get_decoder
-from pydicom.uid import UID, ImplicitVRLittleEndian
+from pydicom.uid import (
+    UID,
+    ImplicitVRLittleEndian,
+    JPEG2000TransferSyntaxes,
+    JPEGLSTransferSyntaxes,
+    JPEGTransferSyntaxes,
+)
 
 from viewer.core.codecs import plugin_order
 from viewer.core.errors import DecodeError, UnsupportedTransferSyntax
 
 PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+#: Syntaxes whose codestream ends with an end marker: EOI in JPEG (ISO 10918-1 B.2.1) and JPEG-LS
+#: (ISO 14495-1 C.1.1), EOC in JPEG 2000 (ISO 15444-1 A.3.4), both the bytes FF D9.
+END_MARKER_SYNTAXES = frozenset(JPEGTransferSyntaxes) | frozenset(JPEGLSTransferSyntaxes) | frozenset(
+    JPEG2000TransferSyntaxes)
+END_MARKER = b"\xff\xd9"
+#: How far before the end of a fragment the marker may sit (even-length padding, stray bytes).
+END_MARKER_WINDOW = 16
 
 
 @dataclass(frozen=True)
@@ -174,6 +190,8 @@ def _decode(
     if not plugins:
         missing = "; ".join(get_decoder(ts).missing_dependencies) or "no plugin"
         raise UnsupportedTransferSyntax(path, ts_text, f"no installed decoder (missing: {missing})")
+    if ts in END_MARKER_SYNTAXES:
+        _require_end_markers(src, ts, path, ts_text, index)
     reasons = []
     for name in plugins:
         try:
@@ -188,6 +206,51 @@ def _decode(
             reason = _last_line(exc).removeprefix(f"{name}: ")
             reasons.append(f"{name or 'native'}: {reason}")
     raise DecodeError(path, ts_text, "; ".join(reasons))
+
+
+def _require_end_markers(src: Dataset | Path, ts: UID, path: str, ts_text: str, index: int | None) -> None:
+    """Refuse a frame whose codestream lost its end: a truncated fragment.
+
+    Some decoders (libjpeg for JPEG-LS, measured) return an image from a truncated codestream
+    without complaint, with wrong pixels after the cut. The end marker (FF D9) cannot occur
+    inside entropy-coded data (JPEG stuffs FF 00, JPEG-LS follows FF with a byte below 0x80,
+    JPEG 2000 packet data never holds FF90-FFFF), so its absence near the end means bytes are
+    missing. Frames that cannot even be located are left to the decoders to report.
+    """
+    try:
+        if isinstance(src, Path):
+            codestreams = [_file_frame_codestream(src, index or 0)] if index is not None else []
+        else:
+            n = number_of_frames(src)
+            offsets = _extended_offsets(src)
+            codestreams = ([get_frame(src.PixelData, index, number_of_frames=n, extended_offsets=offsets)]
+                           if index is not None else
+                           list(generate_frames(src.PixelData, number_of_frames=n)))
+    except (ValueError, KeyError, IndexError, OSError, EOFError, TypeError, AttributeError, struct.error):
+        return
+    first = index or 0
+    for k, codestream in enumerate(codestreams):
+        if codestream is not None and END_MARKER not in bytes(codestream[-END_MARKER_WINDOW:]):
+            raise DecodeError(path, ts_text, f"frame {first + k}: truncated codestream (no end marker FF D9 "
+                                             f"in its last {END_MARKER_WINDOW} bytes)")
+
+
+def _extended_offsets(ds: Dataset) -> tuple[bytes, bytes] | None:
+    if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
+        return ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths
+    return None
+
+
+def _file_frame_codestream(path: Path, index: int) -> bytes | None:
+    """One frame's codestream read from the file: header, then only that frame's fragments."""
+    with path.open("rb") as f:
+        header = pydicom.dcmread(f, stop_before_pixels=True)
+        tag = f.read(12)
+        # (7FE0,0010) OB with undefined length: encapsulated Pixel Data (PS3.5 A.4)
+        if tag[:4] != b"\xe0\x7f\x10\x00" or tag[8:12] != b"\xff\xff\xff\xff":
+            return None
+        return get_frame(f, index, number_of_frames=number_of_frames(header),
+                         extended_offsets=_extended_offsets(header))
 
 
 def _last_line(exc: BaseException) -> str:
