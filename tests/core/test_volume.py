@@ -158,3 +158,21 @@ def test_non_dicom_files_are_skipped_and_empty_folders_refused(tmp_path: Path) -
     shutil.copy(get_testdata_file("CT_small.dcm", download=False), tmp_path / "ct")
     vol = load_volume(tmp_path)
     assert vol.voxels.shape == (1, 128, 128)
+
+
+def test_unsigned_16_bit_values_beyond_int16_fall_back_to_float32(tmp_path: Path) -> None:
+    """An MR with Bits Stored 16 is int16 only while its values fit; 60000 must not wrap."""
+    src = pydicom.dcmread(get_testdata_file("MR_small.dcm", download=False))
+    stored = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 14  # up to 57330
+    for k in range(3):
+        ds = src.copy()
+        ds.Rows = ds.Columns = 64
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.ImagePositionPatient = [0, 0, float(k)]
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        ds.PixelData = (stored + k).tobytes()
+        ds.save_as(tmp_path / f"{k}.dcm", enforce_file_format=True)
+    vol = load_volume(tmp_path)
+    assert vol.voxels.dtype == np.float32
+    assert vol.voxels.max() == 57330 + 2
+    assert np.array_equal(vol.voxels[1], stored.astype(np.float32) + 1)
