@@ -65,7 +65,7 @@ class ViewportSync(QObject):
 
     def linked(self, a: Viewport, b: Viewport) -> bool:
         """Whether scrolling ``a`` moves ``b`` (see the module docstring)."""
-        if a.volume is None or b.volume is None or a.volume is b.volume:
+        if a.volume is None or b.volume is None:
             return False
         if not planes_parallel(_normal(a), _normal(b)):
             return False

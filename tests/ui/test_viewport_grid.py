@@ -1,0 +1,184 @@
+"""Layouts, the active viewport, series drops, synchronised scrolling/W/L/zoom and the toolbar."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QMainWindow
+
+from tests.ui.test_viewport import make_volume, wheel
+from viewer.core.pixels.voi import Window
+from viewer.ui.jobs import WorkerBridge
+from viewer.ui.layout_grid import SERIES_MIME, LayoutGrid, SeriesDrop, series_mime_data
+from viewer.ui.screenshot import grab_window, qimage_to_array
+from viewer.ui.sync import ViewportSync
+from viewer.ui.toolbar import ReadingToolbar
+
+
+class Reading(QMainWindow):
+    """The grid in a top-level window whose closeEvent finalizes every viewport."""
+
+    def __init__(self, rows: int = 2, cols: int = 2, workers: WorkerBridge | None = None) -> None:
+        super().__init__()
+        self.workers = workers
+        self.grid = LayoutGrid(rows, cols, workers=workers)
+        self.sync = ViewportSync(grid=self.grid)
+        self.toolbar = ReadingToolbar(self.grid, self.sync)
+        self.addToolBar(self.toolbar)
+        self.setCentralWidget(self.grid)
+        self.resize(1000, 800)
+
+    def closeEvent(self, event) -> None:
+        if self.workers is not None:
+            self.workers.shutdown()
+        self.grid.shutdown()
+        super().closeEvent(event)
+
+
+@pytest.fixture
+def reading(qtbot):
+    win = Reading(workers=WorkerBridge())
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def click(view) -> None:
+    QTest.mouseClick(view.vtk_widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     view.vtk_widget.rect().center())
+
+
+def test_layouts_and_the_active_viewport(reading):
+    grid = reading.grid
+    assert len(grid.viewports) == 4 and grid.active_viewport is grid.viewports[0]
+    first = grid.viewports[0]
+    first.show_volume(make_volume(np.zeros((2, 16, 16), np.int16)), Window(40, 400))
+    for rows, cols in ((1, 1), (1, 2), (2, 1), (3, 3), (2, 3)):
+        grid.set_layout(rows, cols)
+        QApplication.processEvents()
+        assert len(grid.viewports) == rows * cols and all(v.isVisible() for v in grid.viewports)
+        assert sum(v.isVisible() for v in grid.all_viewports) == rows * cols
+    assert grid.viewports[0] is first and first.volume is not None  # kept across layouts
+    target = grid.viewports[4]
+    click(target)
+    assert grid.active_viewport is target
+    frames = {f.viewport: f for f in grid._frames}
+    assert frames[target].active and not frames[first].active
+    assert "#f0b400" in frames[target].styleSheet()
+    with pytest.raises(ValueError):
+        grid.set_layout(5, 1)
+
+
+def test_series_dropped_on_a_viewport_is_loaded_there(qtbot, reading, mr_dir):
+    grid = reading.grid
+    target = grid.viewports[3]
+    paths = sorted(str(p) for p in mr_dir.iterdir() if p.suffix.upper() == ".IMA")
+    mime = series_mime_data("1.2.3", paths)
+    assert SeriesDrop.from_mime(mime) == SeriesDrop("1.2.3", paths)
+    widget = target.vtk_widget
+    enter = QDragEnterEvent(QPointF(widget.width() / 2, widget.height() / 2), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)  # Qt delivers a drop only after the drag entered
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(widget.width() / 2, widget.height() / 2), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(grid.series_shown, timeout=60_000) as shown:
+        QApplication.sendEvent(widget, drop)
+        assert drop.isAccepted()
+    view, volume = shown.args
+    assert view is target and target.volume is volume and volume.voxels.shape[0] == 100
+    assert grid.active_viewport is target
+    assert all(v.volume is None for v in grid.viewports[:3])
+    other = series_mime_data()
+    other.setData("text/plain", b"x")
+    assert SeriesDrop.from_mime(other) is None and SERIES_MIME == "application/x-lightbox-series"
+
+
+def test_sync_scroll_lands_on_the_same_patient_position(reading):
+    grid = reading.grid
+    a, b, c, d = grid.viewports
+    # same frame of reference, different slice spacing and start: 40 x 2.5 mm vs 90 x 1.0 mm
+    thick = make_volume(np.zeros((40, 32, 32), np.int16), step=2.5, origin=(-90, -90, 0))
+    thin = make_volume(np.zeros((90, 32, 32), np.int16), step=1.0, origin=(-90, -90, 7.0))
+    sagittal = make_volume(np.zeros((20, 32, 32), np.int16), iop=([0, 1, 0], [0, 0, -1]))
+    other_patient = make_volume(np.zeros((40, 32, 32), np.int16), frame_uid="9.9", patient="SOMEONE")
+    for view, vol in ((a, thick), (b, thin), (c, sagittal), (d, other_patient)):
+        view.show_volume(vol, Window(40, 400))
+    wheel(a.vtk_widget, 12)  # slice 12 of the thick series: z = 30 mm
+    assert a.slice_index == 12
+    assert b.slice_index == 23  # z = 7 + 23 = 30 mm
+    assert float(b.slice_position()[2]) == pytest.approx(float(a.slice_position()[2]))
+    assert c.slice_index == 0 and d.slice_index == 0  # other orientation, other patient: untouched
+    wheel(b.vtk_widget, 5)  # 35 mm on the thin series: nearest thick slice is 14 (35 mm)
+    assert a.slice_index == 14
+    reading.sync.scroll_enabled = False
+    wheel(a.vtk_widget, 2)
+    assert b.slice_index == 28
+
+
+def test_sync_with_a_prior_uses_the_users_offset(reading):
+    a, b = reading.grid.viewports[:2]
+    current = make_volume(np.zeros((40, 32, 32), np.int16), frame_uid="1.1")
+    prior = make_volume(np.zeros((40, 32, 32), np.int16), frame_uid="2.2", origin=(-90, -90, -50.0))
+    a.show_volume(current, Window(40, 400))
+    b.show_volume(prior, Window(40, 400))
+    b.set_slice(24)  # the user finds the same anatomy: prior z = -50 + 60 = 10 mm, current z = 0
+    QTest.keyClick(a.vtk_widget, Qt.Key.Key_Home)
+    reading.sync.capture_offsets()
+    wheel(a.vtk_widget, 4)
+    assert b.slice_index == 28
+
+
+def test_linked_window_and_zoom(reading):
+    a, b = reading.grid.viewports[:2]
+    a.show_volume(make_volume(np.zeros((4, 64, 64), np.int16)), Window(40, 400))
+    b.show_volume(make_volume(np.zeros((4, 64, 64), np.int16), frame_uid="3.3"), Window(40, 400))
+    a.set_window(100, 500)
+    assert b.scene.window == (40.0, 400.0)  # not linked by default
+    reading.sync.window_enabled = True
+    reading.sync.zoom_pan_enabled = True
+    QTest.keyClick(a.vtk_widget, Qt.Key.Key_1)  # CT key 1: brain
+    assert b.scene.window == (40.0, 80.0)
+    w = a.vtk_widget
+    QTest.mousePress(w, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, w.rect().center())
+    for dy in range(5, 60, 5):
+        QTest.mouseMove(w, w.rect().center() - QPoint(0, dy))
+    QTest.mouseRelease(w, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, w.rect().center() - QPoint(0, 55))
+    assert a.scene.zoom > 1.3
+    assert b.scene.zoom == pytest.approx(a.scene.zoom)
+    assert b.scene.pan == pytest.approx(a.scene.pan)
+
+
+def test_toolbar_selects_the_tool_for_every_viewport(reading):
+    toolbar = reading.toolbar
+    toolbar.tool_actions["length"].trigger()
+    assert all(v.tool == "length" for v in reading.grid.all_viewports)
+    reading.grid.set_layout(3, 3)
+    assert all(v.tool == "length" for v in reading.grid.all_viewports)
+    view = reading.grid.viewports[0]
+    view.show_volume(make_volume(np.zeros((1, 16, 16), np.int16)), Window(40, 400))
+    toolbar.smooth.setChecked(False)
+    assert not view.scene.interpolated
+
+
+def test_two_by_two_screenshot_with_annotations_and_a_measurement(reading, ct_dir, tmp_path):
+    from viewer.core.volume import load_volume
+
+    grid = reading.grid
+    ct = load_volume(ct_dir)
+    for view, window in zip(grid.viewports, (None, Window(-600, 1500), Window(400, 1800), Window(40, 80)),
+                            strict=True):
+        grid.show_series_in(view, ct, window)
+    view = grid.viewports[0]
+    view.set_slice(60)
+    g = view.scene.slice_geometry()
+    view.add_measurement("length", [g.to_patient(256, 120), g.to_patient(256, 400)])
+    image = qimage_to_array(grab_window(reading))
+    assert image.shape[0] > 600 and len(np.unique(image.reshape(-1, 3), axis=0)) > 200
+    path = tmp_path / "reading-2x2.png"
+    assert grab_window(reading).save(str(path)) and path.stat().st_size > 50_000
+    assert all(v.slice_index == 60 for v in grid.viewports)  # same series: scrolled together
