@@ -25,8 +25,10 @@ from viewer.core.pixels.voi import (
     Window,
     apply_voi_lut_table,
     apply_window,
+    auto_window,
     default_window,
     file_voi_luts,
+    file_windows,
     padding_mask,
 )
 
@@ -116,8 +118,6 @@ def default_voi(ds: Dataset, values: np.ndarray, stored: np.ndarray | None = Non
     is what the user can then adjust. The automatic window excludes Pixel Padding, identified on
     the stored values when they are given (exact), else through the rescale.
     """
-    from viewer.core.pixels.voi import auto_window, file_windows
-
     windows = file_windows(ds, frame)
     if windows:
         return windows[0]
