@@ -343,3 +343,21 @@ def test_auto_window_of_narrow_float_data_uses_linear_exact() -> None:
     assert shown.min() == 0 and shown.max() == 255 and len(np.unique(shown)) == 256
     integers = auto_window(np.zeros((10, 10), dtype=np.int16))
     assert integers.function == "LINEAR" and integers.width == 1.0
+
+
+def test_region_statistics_leave_padding_out() -> None:
+    from viewer.core.pixels.statistics import value_statistics
+
+    ds = read_dataset(pydicom_file("693_UNCI.dcm"))  # CT with Pixel Padding Value -2000
+    stored = decode_frame(ds)
+    hu = apply_modality_lut(stored, ds)
+    everything = value_statistics(hu)
+    patient = value_statistics(hu, ds=ds, stored=stored)
+    body = stored != int(ds.PixelPaddingValue)
+    assert patient.count == int(body.sum()) < everything.count
+    assert patient.mean == pytest.approx(float(hu[body].mean()))
+    square = np.zeros(hu.shape, dtype=bool)
+    square[200:210, 200:210] = True
+    inside = value_statistics(hu, square, ds=ds, stored=stored)
+    assert inside.count == 100 and inside.mean == pytest.approx(float(hu[200:210, 200:210].mean()))
+    assert value_statistics(hu, ~body, ds=ds, stored=stored) is None  # nothing but padding

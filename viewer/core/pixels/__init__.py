@@ -15,4 +15,5 @@ Modules, in pipeline order:
 * :mod:`.color` — RGB / YBR / palette (normal and segmented) to RGB bytes.
 * :mod:`.overlays` — overlay planes (60xx) as a boolean layer.
 * :mod:`.shutters` — rectangular, circular and polygonal display shutters as a mask.
+* :mod:`.statistics` — region value statistics without Pixel Padding.
 """
