@@ -353,3 +353,43 @@ def test_cine_plays_with_space_at_the_frame_time_vector(qtbot, viewport):
     QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_Space)
     assert not viewport.cine_playing
     assert seen[:7] == [1, 2, 3, 4, 5, 0, 1]
+
+
+# --- overlay planes and shutters -------------------------------------------------------------------
+
+
+def add_overlay(ds: Dataset, bits: np.ndarray, origin: tuple[int, int] = (1, 1)) -> None:
+    """An Overlay Plane (PS3.3 C.9.2) in group 6000 with 1-bit packed Overlay Data."""
+    from pydicom.pixels import pack_bits
+
+    ds.add_new(0x60000010, "US", bits.shape[0])
+    ds.add_new(0x60000011, "US", bits.shape[1])
+    ds.add_new(0x60000040, "CS", "G")
+    ds.add_new(0x60000050, "SS", list(origin))
+    ds.add_new(0x60000100, "US", 1)
+    ds.add_new(0x60000102, "US", 0)
+    ds.add_new(0x60003000, "OW", pack_bits(bits.astype(np.uint8)))
+
+
+def test_overlay_plane_and_rectangular_shutter_are_drawn_as_layers(viewport):
+    voxels = np.full((2, 64, 64), 40, np.int16)
+    vol = make_volume(voxels, Rows=64, Columns=64, BitsAllocated=16, ShutterShape="RECTANGULAR",
+                      ShutterLeftVerticalEdge=9, ShutterRightVerticalEdge=56,
+                      ShutterUpperHorizontalEdge=1, ShutterLowerHorizontalEdge=64,
+                      ShutterPresentationValue=0xFFFF)
+    bits = np.zeros((16, 16), bool)
+    bits[4:12, 4:12] = True
+    add_overlay(vol.headers[1], bits, origin=(25, 25))  # on slice 1 only, image rows/cols 28..35
+    viewport.set_interpolation(False)
+    viewport.show_volume(vol, Window(40, 400))
+    frame = viewport.grab_frame()
+    h = frame.shape[0]
+    at = lambda j, i: int(frame[screen_pixel(viewport.scene.renderer, vol.affine, viewport.slice_index, j, i, h)][0])  # noqa: E731
+    assert abs(at(30, 30) - 127.5) <= 1  # the image
+    assert at(30, 3) == 255 and at(30, 60) == 255  # outside the shutter: presentation value white
+    viewport.set_slice(1)
+    frame = viewport.grab_frame()
+    assert at(31, 31) == 255 and abs(at(20, 20) - 127.5) <= 1 and abs(at(40, 40) - 127.5) <= 1
+    viewport.set_window(1000, 200)  # the image goes black; overlay and shutter stay
+    frame = viewport.grab_frame()
+    assert at(31, 31) == 255 and at(30, 3) == 255 and at(20, 20) == 0

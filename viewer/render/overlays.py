@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from vtkmodules.vtkCommonCore import vtkPoints
@@ -36,6 +37,27 @@ def lossy_note(header: Dataset) -> str:
     if method not in (None, ""):
         parts.append(" ".join(str(m) for m in method) if isinstance(method, MultiValue | list) else str(method))
     return " ".join(parts)
+
+
+OVERLAY_RGBA = (255, 255, 255, 255)  # overlay planes in white, as most viewers draw G overlays
+
+
+def graphics_layer(overlay: np.ndarray | None, shown: np.ndarray | None, shutter_value: float = 0.0,
+                   shape: tuple[int, int] | None = None) -> np.ndarray | None:
+    """RGBA (rows, columns, 4) uint8 drawn over the image: overlay bits (C.9.2) opaque white,
+    pixels outside the display shutter (C.7.6.11) in the Shutter Presentation Value grey,
+    transparent elsewhere. ``shown`` is the shutter mask (True = shown). None if neither.
+    """
+    if overlay is None and shown is None:
+        return None
+    rows, cols = shape or (overlay if overlay is not None else shown).shape[:2]  # type: ignore[union-attr]
+    rgba = np.zeros((rows, cols, 4), np.uint8)
+    if shown is not None:
+        grey = round(float(np.clip(shutter_value, 0.0, 1.0)) * 255)
+        rgba[~shown] = (grey, grey, grey, 255)
+    if overlay is not None:
+        rgba[overlay] = OVERLAY_RGBA
+    return rgba
 
 
 def nice_length(max_mm: float) -> float:

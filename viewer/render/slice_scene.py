@@ -18,10 +18,12 @@ from __future__ import annotations
 import numpy as np
 import vtkmodules.vtkRenderingFreeType
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (OpenGL render-window factory)
+from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonCore import vtkLookupTable
+from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
 from vtkmodules.vtkRenderingCore import vtkCoordinate, vtkImageSlice, vtkRenderer
-from vtkmodules.vtkRenderingImage import vtkImageResliceMapper
+from vtkmodules.vtkRenderingImage import vtkImageResliceMapper, vtkImageStack
 
 from viewer.core.measurements import SliceGeometry
 from viewer.core.orientation import EdgeLabels, ViewTransform, edge_labels
@@ -46,6 +48,24 @@ class SliceScene:
         self.image_slice = vtkImageSlice()
         self.image_slice.SetMapper(self.mapper)
         self.image_slice.GetProperty().SetInterpolationTypeToLinear()
+        # Overlay planes and shutters: an RGBA image on the shown slice, stacked above the
+        # image (vtkImageStack draws coplanar slices in layer order, without z-fighting).
+        self.layer_mapper = vtkImageResliceMapper()
+        self.layer_mapper.SliceFacesCameraOn()
+        self.layer_mapper.SliceAtFocalPointOn()
+        self.layer_slice = vtkImageSlice()
+        self.layer_slice.SetMapper(self.layer_mapper)
+        layer_prop = self.layer_slice.GetProperty()
+        layer_prop.SetInterpolationTypeToNearest()
+        layer_prop.SetColorWindow(255.0)
+        layer_prop.SetColorLevel(127.5)
+        layer_prop.SetLayerNumber(1)
+        self.layer_slice.VisibilityOff()
+        self.stack = vtkImageStack()
+        self.stack.AddImage(self.image_slice)
+        self.stack.AddImage(self.layer_slice)
+        self.stack.SetActiveLayer(0)
+        self._layer: tuple[vtkImageData, np.ndarray] | None = None
         self.annotation = vtkCornerAnnotation()
         self.annotation.SetMinimumFontSize(13)
         self.annotation.SetMaximumFontSize(16)
@@ -77,8 +97,9 @@ class SliceScene:
         self.is_color = voxels.ndim == 4
         self.oriented = oriented
         self.mapper.SetInputData(self.volume.image)
-        if not self.renderer.HasViewProp(self.image_slice):
-            self.renderer.AddViewProp(self.image_slice)
+        if not self.renderer.HasViewProp(self.stack):
+            self.renderer.AddViewProp(self.stack)
+        self.set_layer(None)
         self.slice_index = 0
         self.view = ViewTransform()
         if self.is_color:
@@ -304,6 +325,25 @@ class SliceScene:
 
     def set_warning(self, text: str) -> None:
         self.overlays.set_warning(text)
+
+    def set_layer(self, rgba: np.ndarray | None, k: int | None = None) -> None:
+        """Draw ``rgba`` (rows, columns, 4) uint8 over slice ``k`` (default: the shown one);
+        None hides the layer. Used for overlay planes and display shutters."""
+        if rgba is None or self.volume is None:
+            self.layer_slice.VisibilityOff()
+            self._layer = None
+            return
+        g = self.slice_geometry(k)
+        buffer = np.ascontiguousarray(rgba[np.newaxis])
+        image = vtkImageData()
+        image.SetDimensions(buffer.shape[2], buffer.shape[1], 1)
+        image.SetSpacing(g.step_i, g.step_j, 1.0)
+        image.SetOrigin(*g.origin)
+        image.SetDirectionMatrix(np.column_stack([g.row_dir, g.col_dir, self.volume.normal]).ravel().tolist())
+        image.GetPointData().SetScalars(numpy_to_vtk(buffer.reshape(-1, 4), deep=False))
+        self._layer = (image, buffer)  # the vtkImageData views the numpy buffer: keep both
+        self.layer_mapper.SetInputData(image)
+        self.layer_slice.VisibilityOn()
 
     def set_shapes(self, shapes: list[DrawnShape]) -> None:
         self.measurements.set_shapes(shapes)

@@ -28,12 +28,14 @@ from viewer.core.annotations import corner_texts
 from viewer.core.cine import frame_intervals_ms
 from viewer.core.measurements import Measurement, calibration, measure
 from viewer.core.orientation import ViewTransform
+from viewer.core.pixels.overlays import OVERLAY_GROUPS, overlay_layer
+from viewer.core.pixels.shutters import shutter
 from viewer.core.pixels.voi import Window, auto_window
 from viewer.core.presets import Preset, preset_for_key, presets_for
 from viewer.core.volume import Volume
 from viewer.render.measure_props import DrawnShape
 from viewer.render.offscreen import read_frame
-from viewer.render.overlays import lossy_note
+from viewer.render.overlays import graphics_layer, lossy_note
 from viewer.render.slice_scene import SliceScene
 from viewer.ui.vtk_widget import SafeVTKWidget
 
@@ -51,6 +53,10 @@ class _Drag:
     window: tuple[float, float]
     slice_index: int
     points: list[np.ndarray] = field(default_factory=list)
+
+
+def _has_graphics(header) -> bool:
+    return "ShutterShape" in header or any((g, 0x0010) in header for g in OVERLAY_GROUPS)
 
 
 class Viewport(QWidget):
@@ -103,6 +109,9 @@ class Viewport(QWidget):
         self._angle_pending: list[np.ndarray] | None = None
         self._draft: tuple[str, list[np.ndarray]] | None = None
         self._units_per_pixel = 1.0
+        self._layers: dict[int, np.ndarray | None] = {}
+        self._has_layers = False
+        self._layer_shown: int | None = None
         self.cine_fps: float | None = None  # None: the file's timing
         self._cine = QTimer(self)
         self._cine.setSingleShot(True)
@@ -129,6 +138,9 @@ class Viewport(QWidget):
         lo, hi = float(sample.min()), float(sample.max())
         self._units_per_pixel = max((hi - lo) / 1024.0, 1e-3)
         self.measurements = []
+        self._layers = {}
+        self._has_layers = any(_has_graphics(h) for h in volume.headers)
+        self._layer_shown = None
         self._refresh()
 
     @property
@@ -337,7 +349,23 @@ class Viewport(QWidget):
                 texts["lower_right"] = f"Zoom {self.scene.zoom:.2f}"
             self.scene.set_corner_text(texts)
             self.scene.set_shapes(self._shapes())
+            if self._has_layers and self._layer_shown != k:
+                self.scene.set_layer(self._graphics_layer(k))
+                self._layer_shown = k
         self.render()
+
+    def _graphics_layer(self, k: int) -> np.ndarray | None:
+        """Overlay planes (PS3.3 C.9.2) and display shutter (C.7.6.11) of slice ``k`` as RGBA."""
+        if k not in self._layers:
+            assert self.volume is not None
+            header = self.volume.headers[k]
+            frame = k if k and header is self.volume.headers[0] else 0  # multi-frame: one header
+            rows, cols = self.volume.voxels.shape[1:3]
+            cut = shutter(header)
+            self._layers[k] = graphics_layer(
+                overlay_layer(header, frame), cut.mask if cut else None,
+                cut.presentation_value if cut else 0.0, (rows, cols))
+        return self._layers[k]
 
     # --- mouse -------------------------------------------------------------------------------
     def _event_xy(self) -> tuple[int, int]:
