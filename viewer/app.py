@@ -37,7 +37,7 @@ def run_gui(path: str | None = None, home: str | None = None, screenshot: str | 
     apply_theme(app, dark=load_settings(home_dir).theme == "dark")
     store = Store.open(home_dir)
     window = MainWindow(store, home_dir)
-    app.aboutToQuit.connect(window.viewport.shutdown)
+    app.aboutToQuit.connect(window.grid.shutdown)
     window.show()
     if not screenshot:
         window.start_storage_scp()

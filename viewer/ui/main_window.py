@@ -22,21 +22,34 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.core.pixels.voi import default_window
 from viewer.core.volume import Volume, load_volume
 from viewer.store import ImportReport, Store
 from viewer.ui.jobs import WorkerBridge
 from viewer.ui.jobs_panel import Job, JobRunner, JobsPanel
+from viewer.ui.layout_grid import LayoutGrid, SeriesDrop
 from viewer.ui.qr_panel import QueryRetrievePanel
 from viewer.ui.settings_dialog import SettingsDialog
 from viewer.ui.study_browser import StudyBrowser
+from viewer.ui.sync import ViewportSync
 from viewer.ui.tag_browser import TagBrowser
 from viewer.ui.thumbnails import ThumbnailStrip
+from viewer.ui.toolbar import ReadingToolbar
 from viewer.ui.viewport import Viewport
 
 TITLE = "Lightbox"
 NON_IMAGE_MODALITIES = {"SR", "PR", "KO", "REG", "RTSTRUCT", "RTPLAN", "DOC"}
 REMOVABLE_ROOTS = ("/media/", "/run/media/", "/mnt/", "/cdrom")
+
+
+def layout_for(series_count: int) -> tuple[int, int]:
+    """The default layout for a study: room for its image series, at most 3x3."""
+    if series_count <= 1:
+        return 1, 1
+    if series_count == 2:
+        return 1, 2
+    if series_count <= 4:
+        return 2, 2
+    return 3, 3
 
 
 def is_removable(path: Path) -> bool:
@@ -74,10 +87,18 @@ class MainWindow(QMainWindow):
         left.addWidget(self.browser)
         left.addWidget(self.thumbnails)
         left.setSizes([500, 220])
-        self.viewport = Viewport()
+        self.grid = LayoutGrid(1, 1, workers=self.workers)
+        self.sync = ViewportSync(grid=self.grid, parent=self)
+        self.grid.series_shown.connect(self._series_shown)
+        self.grid.series_dropped.connect(self._series_dropped)
+        self.grid.load_failed.connect(lambda _view, message: self._failed(RuntimeError(message)))
+        self.grid.active_changed.connect(lambda _view: self._update_status())
+        self.grid.viewport_added.connect(self._watch_viewport)
+        for view in self.grid.all_viewports:
+            self._watch_viewport(view)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(self.viewport)
+        self.splitter.addWidget(self.grid)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([480, 900])
         self.setCentralWidget(self.splitter)
@@ -104,8 +125,6 @@ class MainWindow(QMainWindow):
         self.browser.series_activated.connect(self.open_series)
         self.browser.action_requested.connect(self._browser_action)
         self.thumbnails.series_activated.connect(self.open_series)
-        self.viewport.slice_changed.connect(lambda _k: self._update_status())
-        self.viewport.window_changed.connect(lambda *_: self._update_status())
         self._build_actions()
         self.resize(1400, 900)
         self._restore_state()
@@ -151,6 +170,9 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("main-toolbar")
         for a in (self.import_cd_action, self.import_folder_action, self.qr_action, self.tags_action):
             toolbar.addAction(a)
+        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        self.reading_toolbar = ReadingToolbar(self.grid, self.sync, self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.reading_toolbar)
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import DICOM folder")
@@ -212,28 +234,50 @@ class MainWindow(QMainWindow):
         return self.import_paths([Path(path)], open_first=True)
 
     # --- opening -------------------------------------------------------------------------------
+    @property
+    def viewport(self) -> Viewport:
+        """The active viewport (toolbar actions, tags and status follow it)."""
+        return self.grid.active_viewport
+
+    def _watch_viewport(self, view: Viewport) -> None:
+        view.slice_changed.connect(lambda _k: self._update_status())
+        view.window_changed.connect(lambda *_: self._update_status())
+
+    def image_series(self, study_uid: str) -> list:
+        return [s for s in self.store.series(study_uid) if s.modality not in NON_IMAGE_MODALITIES]
+
     def open_study(self, study_uid: str) -> None:
-        """Show the study's first image series (by series number)."""
+        """Show the study's image series in a layout that fits them, placed by series number."""
         self.current_study_uid = study_uid
         self.browser.select_study(study_uid)
-        series = [s for s in self.store.series(study_uid) if s.modality not in NON_IMAGE_MODALITIES]
+        series = self.image_series(study_uid)
         if not series:
             self._failed(ValueError("this study has no image series"))
             return
         self.study_opened.emit(study_uid)
-        self.open_series(study_uid, series[0].series_uid)
+        rows, cols = layout_for(len(series))
+        self.grid.set_layout(rows, cols)
+        for view, row in zip(self.grid.viewports, series, strict=False):
+            self.load_series_into(view, row.series_uid)
+        self.grid.set_active(self.grid.viewports[0])
 
     def open_series(self, study_uid: str, series_uid: str) -> None:
+        """Show one series in the active viewport."""
         self.current_study_uid = study_uid
+        self.load_series_into(self.grid.active_viewport, series_uid)
+
+    def load_series_into(self, view: Viewport, series_uid: str, window=None) -> None:
+        """Load a cached series off the GUI thread and show it in ``view``."""
         paths = [row.path for row in self.store.instances(series_uid)]
         self.status.setText(f"Loading {len(paths)} images…")
-        self.workers.submit(load_volume, paths, on_done=self._loaded, on_error=self._failed)
+        self.workers.submit(load_volume, paths, on_error=self._failed,
+                            on_done=lambda volume: self.grid.show_series_in(view, volume, window))
 
-    def _loaded(self, volume: Volume) -> None:
-        header = volume.headers[0]
-        window = default_window(header, volume.voxels)
-        inverted = str(header.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1"
-        self.viewport.show_volume(volume, window, inverted=inverted)
+    def _series_dropped(self, view: Viewport, drop: SeriesDrop) -> None:
+        if not drop.paths and drop.series_instance_uid:  # from the browser: the cache knows the files
+            self.load_series_into(view, drop.series_instance_uid)
+
+    def _series_shown(self, view: Viewport, volume: Volume) -> None:
         self._update_status()
         for warning in volume.warnings:
             self.statusBar().showMessage(warning, 15000)
@@ -441,7 +485,7 @@ class MainWindow(QMainWindow):
         if self.qr_panel.scp is not None:
             self.qr_panel.scp.stop()
         self.workers.shutdown()
-        self.viewport.shutdown()  # children get no closeEvent: finalize VTK here
+        self.grid.shutdown()  # children get no closeEvent: finalize VTK here
         super().closeEvent(event)
 
 
