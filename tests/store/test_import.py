@@ -201,7 +201,7 @@ def test_cancel_keeps_committed_batches(store: Store, ct_dir: Path, mr_dir: Path
 
     report = store.import_paths([ct_dir, mr_dir], cancel=cancel, on_batch=on_batch)
     assert report.cancelled and not report.ok
-    assert len(seen) == 1
+    assert 1 <= len(seen) <= 2  # the batch already being written when the user cancelled completes
     assert 0 < report.imported < 234
     assert sum(st.instance_count for st in store.studies()) == report.imported
     resumed = store.import_paths([ct_dir, mr_dir])

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from viewer.store.store import Item, Store
 
 BATCH = 100  # instances per transaction: ~1 commit per 50 MB of CT, frequent browser updates
-POOL_MIN_FILES = 200  # below this, starting workers costs more than it saves
+POOL_MIN_FILES = 2000  # below this, starting workers (~0.4 s) costs more than it saves
+POOL_MIN_FILES_WARM = 200  # ... unless this store's workers are already running
 CHUNK = 64  # files per worker round trip
 MAX_ZIP_MEMBER = 2 << 30  # refuse to inflate a member beyond 2 GiB into memory
 
@@ -58,8 +60,16 @@ class Importer:
         self.report = ImportReport()
         self.total = 0
         self._batch: list[Item] = []
+        self._pending: tuple[Future[list[str]], ImportReport] | None = None
 
     def run(self, paths: list[Path]) -> ImportReport:
+        try:
+            return self._run(paths)
+        finally:
+            if self._pending is not None:  # an exception left a batch committing: let it finish
+                self._pending[0].exception()
+
+    def _run(self, paths: list[Path]) -> ImportReport:
         report = self.report
         listing = list_sources(paths)
         report.warnings.extend(listing.warnings)
@@ -84,6 +94,7 @@ class Importer:
             if self.cancel.cancelled:
                 break
             self._import_zip(archive)
+        self._settle()
         report.cancelled = self.cancel.cancelled
         self._report("cancelled" if report.cancelled else "done")
         return report
@@ -113,10 +124,26 @@ class Importer:
             self._flush()
 
     def _flush(self) -> None:
+        """Hand the batch to the store's committer thread; read on while it is written.
+
+        One batch commits while the next one's headers are read (file writes and fsync
+        release the GIL), so copying overlaps parsing. Batches still commit in order.
+        """
         if not self._batch:
             return
         batch, self._batch = self._batch, []
-        studies = self.store._commit(batch, self.report, source="import")
+        self._settle()
+        part = ImportReport()
+        self._pending = (self.store._committer().submit(self.store._commit, batch, part, source="import"), part)
+
+    def _settle(self) -> None:
+        """Wait for the batch being committed; merge its outcome and tell the listeners."""
+        if self._pending is None:
+            return
+        future, part = self._pending
+        self._pending = None
+        studies = future.result()
+        self.report.merge(part)
         self._report("importing")
         if studies and self.on_batch is not None:
             self.on_batch(studies)
@@ -154,7 +181,8 @@ class Importer:
     def _headers(self, files: list[str]) -> Iterator[HeaderResult]:
         """Header results in file order; in worker processes when there are many files."""
         workers = worker_count()
-        if len(files) < POOL_MIN_FILES or workers < 2 or getattr(sys, "frozen", False):
+        threshold = POOL_MIN_FILES_WARM if self.store._header_workers_running() else POOL_MIN_FILES
+        if len(files) < threshold or workers < 2 or getattr(sys, "frozen", False):
             yield from self._inline(files)
             return
         chunks = [files[i:i + CHUNK] for i in range(0, len(files), CHUNK)]

@@ -39,7 +39,8 @@ def temp_path(final: Path) -> Path:
     return final.with_name(f"{final.name}.{os.getpid()}.part")
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make the renames in ``folder`` durable (a no-op where directories cannot be synced)."""
     if os.name == "nt":  # directories cannot be opened for fsync on Windows
         return
     fd = os.open(folder, os.O_RDONLY)
@@ -49,8 +50,11 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(final: Path, write: Callable[[BinaryIO], None]) -> int:
-    """Create ``final`` from ``write(file)``: temp file, fsync, rename. Returns its size."""
+def write_atomic(final: Path, write: Callable[[BinaryIO], None], *, sync_dir: bool = True) -> int:
+    """Create ``final`` from ``write(file)``: temp file, fsync, rename. Returns its size.
+
+    ``sync_dir=False`` leaves the folder's fsync to the caller, who writes many files into it.
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(final)
     try:
@@ -63,15 +67,16 @@ def write_atomic(final: Path, write: Callable[[BinaryIO], None]) -> int:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(final.parent)
+    if sync_dir:
+        fsync_dir(final.parent)
     return size
 
 
-def copy_atomic(source: Path, final: Path) -> int:
+def copy_atomic(source: Path, final: Path, *, sync_dir: bool = True) -> int:
     """Copy ``source`` to ``final`` atomically (the kernel copies: sendfile/copy_file_range)."""
     with open(source, "rb") as src:
         return write_atomic(final, lambda dst: shutil.copyfileobj(src, dst, 1 << 20)
-                            if os.name == "nt" else _kernel_copy(src, dst))
+                            if os.name == "nt" else _kernel_copy(src, dst), sync_dir=sync_dir)
 
 
 def _kernel_copy(src: BinaryIO, dst: BinaryIO) -> None:

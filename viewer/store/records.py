@@ -167,5 +167,16 @@ class ImportReport:
             failed=self.failed, bytes=self.bytes,
         )
 
+    def merge(self, other: ImportReport) -> None:
+        """Add the outcome of ``other`` (a batch) to this report."""
+        for name in ("scanned", "imported", "duplicate", "conflict", "skipped", "failed", "bytes"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failures += other.failures
+        self.conflicts += other.conflicts
+        self.skipped_files += other.skipped_files
+        self.warnings += other.warnings
+        self.study_uids += [uid for uid in other.study_uids if uid not in self.study_uids]
+        self.cancelled = self.cancelled or other.cancelled
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

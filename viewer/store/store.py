@@ -42,6 +42,7 @@ from viewer.store.headers import FileProblem, InstanceHeader, header_from_datase
 from viewer.store.layout import (
     STORE_DIR,
     copy_atomic,
+    fsync_dir,
     managed_relpath,
     remove_empty_parents,
     temp_path,
@@ -66,7 +67,7 @@ from viewer.store.records import (
 )
 
 INDEX_FILE = "index.sqlite"
-WRITER_THREADS = 4  # file copies are I/O bound and release the GIL
+WRITER_THREADS = 8  # file copies are I/O bound and release the GIL
 
 
 @dataclass
@@ -97,6 +98,7 @@ class Store:
         self._writers_lock = threading.Lock()
         self._readers: HeaderWorkers | None = None
         self._readers_lock = threading.Lock()
+        self._commits: ThreadPoolExecutor | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -114,6 +116,9 @@ class Store:
 
     def close(self) -> None:
         with self._writers_lock:
+            if self._commits is not None:
+                self._commits.shutdown(wait=True)
+                self._commits = None
             if self._writers is not None:
                 self._writers.shutdown(wait=True)
                 self._writers = None
@@ -122,6 +127,10 @@ class Store:
                 self._readers.close()
                 self._readers = None
         self._db.close()
+
+    def _header_workers_running(self) -> bool:
+        readers = self._readers
+        return readers is not None and all(p.poll() is None for p in readers.procs)
 
     @contextmanager
     def _header_workers(self, count: int) -> Iterator[HeaderWorkers | None]:
@@ -205,6 +214,13 @@ class Store:
         if report.failures:
             raise StoreError(report.failures[0].reason)
         return IMPORTED if report.imported else DUPLICATE if report.duplicate else CONFLICT
+
+    def _committer(self) -> ThreadPoolExecutor:
+        """The one thread that commits import batches (one SQLite connection, kept open)."""
+        with self._writers_lock:
+            if self._commits is None:
+                self._commits = ThreadPoolExecutor(1, thread_name_prefix="lightbox-commit")
+            return self._commits
 
     def _writer_pool(self) -> ThreadPoolExecutor:
         with self._writers_lock:
@@ -304,6 +320,8 @@ class Store:
                     FileIssue(plan.item.header.source, f"cannot write to the cache: {reason}"))
         if failed:
             self._discard(failed)
+        for folder in {(self.home / p.stored_path).parent for p in done}:
+            fsync_dir(folder)  # the renames are durable before the index points at them
         return done
 
     def _discard(self, plans: list[_Planned]) -> None:
@@ -487,18 +505,19 @@ def encode_part10(ds: Dataset) -> bytes:
 
 
 def _write_managed(item: Item, final: Path) -> int:
+    """Write one managed file; its folder's fsync is left to the caller (once per batch)."""
     h = item.header
     if item.data is not None and h.part10:
         data = item.data
-        return write_atomic(final, lambda f: f.write(data))
+        return write_atomic(final, lambda f: f.write(data), sync_dir=False)
     if item.path is not None and h.part10:
-        return copy_atomic(item.path, final)
+        return copy_atomic(item.path, final, sync_dir=False)
     # a dataset without File Meta: store it as a proper Part 10 file (Implicit VR LE, PS3.5 10.1)
     ds = _dataset_of(item)
     if "TransferSyntaxUID" not in ds.file_meta:
         ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
     data = encode_part10(ds)
-    return write_atomic(final, lambda f: f.write(data))
+    return write_atomic(final, lambda f: f.write(data), sync_dir=False)
 
 
 def _dataset_of(item: Item) -> Dataset:
