@@ -9,6 +9,7 @@ thread for the SCP, the caller's worker thread for C-GET), one instance at a tim
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pydicom.dataset import Dataset
+from pydicom.filewriter import write_file_meta_info
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,32 @@ class InstanceSink(Protocol):
     """Receives each retrieved instance; ``ds.file_meta`` holds the transfer syntax it came in."""
 
     def __call__(self, ds: Dataset) -> None: ...
+
+
+_RECEIVED = "_lightbox_received_encoding"
+
+
+def received_encoding(ds: Dataset) -> bytes | None:
+    """The data set's bytes exactly as the peer sent them (in ``ds.file_meta``'s transfer syntax).
+
+    Set for instances that came through :func:`handle_store`; ``None`` otherwise. Writing
+    these bytes behind the File Meta Information saves re-encoding every element in Python
+    (about 3 ms a CT slice); only valid while ``ds`` is unmodified.
+    """
+    return getattr(ds, _RECEIVED, None)
+
+
+def part10_bytes(ds: Dataset) -> bytes:
+    """The instance as a PS3.10 file: preamble, ``DICM``, File Meta Information, data set."""
+    raw = received_encoding(ds)
+    buf = io.BytesIO()
+    if raw is None:
+        ds.save_as(buf, enforce_file_format=True)
+        return buf.getvalue()
+    buf.write(b"\0" * 128 + b"DICM")
+    write_file_meta_info(buf, ds.file_meta, enforce_standard=True)
+    buf.write(raw)
+    return buf.getvalue()
 
 
 class FolderSink:
@@ -48,7 +76,7 @@ class FolderSink:
         uid = str(ds.SOPInstanceUID)
         final = self.folder / f"{uid}.dcm"
         tmp = self.folder / f".{uid}.{threading.get_ident()}.part"
-        ds.save_as(tmp, enforce_file_format=True)
+        tmp.write_bytes(part10_bytes(ds))
         os.replace(tmp, final)
         with self._lock:
             self.count += 1
@@ -64,6 +92,7 @@ def handle_store(event: Any, deliver: InstanceSink) -> int:
         ds = event.dataset
         ds.file_meta = event.file_meta
         uid = ds.SOPInstanceUID  # forces the deferred parse of the first elements
+        object.__setattr__(ds, _RECEIVED, event.request.DataSet.getvalue())
     except Exception as exc:
         log.warning("received a data set that does not decode: %s", exc)
         return STORE_CANNOT_UNDERSTAND
