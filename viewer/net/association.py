@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from pynetdicom import AE, evt
+from pynetdicom import AE, _config, evt
 from pynetdicom.association import Association
 from pynetdicom.presentation import PresentationContext
 
@@ -35,6 +35,11 @@ from viewer.net.errors import (
 from viewer.net.nodes import RemoteNode
 
 log = logging.getLogger(__name__)
+
+# pynetdicom logs every C-FIND/C-GET/C-MOVE identifier (patient names and IDs) at INFO by
+# default; patient data must not reach logs at INFO.
+_config.LOG_REQUEST_IDENTIFIERS = False
+_config.LOG_RESPONSE_IDENTIFIERS = False
 
 DEFAULT_CALLING_AET = "LIGHTBOX"
 
