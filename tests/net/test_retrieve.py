@@ -79,9 +79,7 @@ def test_cancel_then_resume(node: RemoteNode, local: LocalSettings, method: str,
         if sink.count == 20:
             token.cancel()
 
-    report = retrieve(
-        node, CT_STUDY, CT_SERIES, method=method, sink=cancelling_sink, local=local, cancel=token
-    )
+    report = retrieve(node, CT_STUDY, CT_SERIES, method=method, sink=cancelling_sink, local=local, cancel=token)
     assert report.cancelled and not report.ok
     assert 20 <= report.received < CT_COUNT, report.summary()
     on_disk = {p.stem for p in tmp_path.glob("*.dcm")}
@@ -96,11 +94,36 @@ def test_cancel_then_resume(node: RemoteNode, local: LocalSettings, method: str,
     assert len(list(tmp_path.glob("*.dcm"))) == CT_COUNT
 
 
-def test_move_to_an_unknown_destination_is_explained(
-    node: RemoteNode, local: LocalSettings, tmp_path: Path
-) -> None:
+def test_move_to_an_unknown_destination_is_explained(node: RemoteNode, local: LocalSettings, tmp_path: Path) -> None:
     stranger = LocalSettings(ae_title="NOBODY-KNOWS", port=local.port, bind_host="127.0.0.1")
     report = retrieve(node, CT_STUDY, CT_SERIES, method="move", sink=FolderSink(tmp_path), local=stranger)
     assert not report.ok and report.received == 0
     assert report.error is not None
     assert report.status is not None and report.status not in (0x0000, 0xFF00)
+
+
+def test_two_moves_at_once_share_one_scp(node: RemoteNode, local: LocalSettings, tmp_path: Path) -> None:
+    """The app's SCP serves concurrent moves; each instance goes to the sink of its own move."""
+    import threading
+
+    from viewer.net.find import find_all
+
+    mr = find_all(node, "SERIES", {"patient_name": "Facial*"})[0]
+    results: dict[str, object] = {}
+    with StorageSCP(local, FolderSink(tmp_path / "unrouted")) as scp:
+
+        def run(name: str, study: str, series: str) -> None:
+            results[name] = retrieve(node, study, series, method="move", sink=FolderSink(tmp_path / name), scp=scp)
+
+        jobs = [
+            threading.Thread(target=run, args=("ct", CT_STUDY, CT_SERIES)),
+            threading.Thread(target=run, args=("mr", str(mr.StudyInstanceUID), str(mr.SeriesInstanceUID))),
+        ]
+        for j in jobs:
+            j.start()
+        for j in jobs:
+            j.join(120)
+    assert all(r.ok for r in results.values()), [r.summary() for r in results.values()]
+    assert len(list((tmp_path / "ct").glob("*.dcm"))) == CT_COUNT
+    assert len(list((tmp_path / "mr").glob("*.dcm"))) == 100
+    assert not (tmp_path / "unrouted").exists() or not list((tmp_path / "unrouted").iterdir())
