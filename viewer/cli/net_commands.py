@@ -336,14 +336,7 @@ def run_config_local(args: argparse.Namespace) -> int:
 def run_echo(args: argparse.Namespace) -> int:
     cfg = _config(args)
     node = cfg.node(args.node)
-    if isinstance(node, DicomWebNode):
-        import time
-
-        start = time.perf_counter()
-        dicomweb.qido(node, "STUDY", limit=1)
-        seconds = time.perf_counter() - start
-    else:
-        seconds = echo(node, cfg.local)
+    seconds = dicomweb.ping(node) if isinstance(node, DicomWebNode) else echo(node, cfg.local)
     print(f"{node.label}: OK in {seconds * 1000:.0f} ms")
     return EXIT_OK
 

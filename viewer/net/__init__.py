@@ -11,7 +11,7 @@ Everything a caller needs is importable from here::
 
 import logging
 
-from viewer.net.dicomweb import qido, stow, wado
+from viewer.net.dicomweb import ping, qido, stow, wado
 from viewer.net.echo import echo
 from viewer.net.errors import (
     AssociationAborted,
@@ -66,6 +66,7 @@ __all__ = [
     "find_all",
     "load_config",
     "missing_instances",
+    "ping",
     "qido",
     "retrieve",
     "save_config",

@@ -166,6 +166,14 @@ def qido(
     return [ds for ds in results if matches(ds, params)]
 
 
+def ping(node: DicomWebNode) -> float:
+    """Round-trip seconds of a minimal QIDO-RS search (``/studies?limit=1``): the DICOMweb C-ECHO."""
+    start = time.perf_counter()
+    with _request(node, "/studies?limit=1", accept=DICOM_JSON) as rsp:
+        rsp.read()
+    return time.perf_counter() - start
+
+
 # --- WADO-RS -------------------------------------------------------------------------------------
 
 
