@@ -89,3 +89,16 @@ def test_nearest_slice_and_parallel_planes():
     assert (k, round(distance, 6)) == (17, 1.0)
     assert nearest_slice(affine, 40, [0, 0, 1000])[0] == 39
     assert planes_parallel([0, 0, 1], [0, 0.05, -1]) and not planes_parallel([0, 0, 1], [0, 1, 0])
+
+
+def test_reference_line_of_an_axial_slice_on_a_coronal_image():
+    from viewer.core.orientation import plane_cuts_image
+
+    # coronal image: rows go left (+x), columns go to the feet (-z); 200 x 150 mm, top at z = 100
+    origin, row, col = [-100, 0, 100], [1, 0, 0], [0, 0, -1]
+    line = plane_cuts_image([0, 50, 40], [0, 0, 1], origin, row, col, 200, 150)  # axial at z = 40
+    assert line is not None
+    (a, b) = sorted(line, key=lambda p: p[0])
+    assert np.allclose(a, [-100, 0, 40]) and np.allclose(b, [100, 0, 40])
+    assert plane_cuts_image([0, 0, -80], [0, 0, 1], origin, row, col, 200, 150) is None  # below the image
+    assert plane_cuts_image([0, 0, 0], [0, 1, 0], origin, row, col, 200, 150) is None  # parallel

@@ -182,3 +182,27 @@ def test_two_by_two_screenshot_with_annotations_and_a_measurement(reading, ct_di
     path = tmp_path / "reading-2x2.png"
     assert grab_window(reading).save(str(path)) and path.stat().st_size > 50_000
     assert all(v.slice_index == 60 for v in grid.viewports)  # same series: scrolled together
+
+
+def test_reference_line_of_the_active_axial_slice_on_a_sagittal_view(reading):
+    a, b, c = reading.grid.viewports[:3]
+    axial = make_volume(np.zeros((40, 64, 64), np.int16), step=2.5, origin=(-22, -22, 0))
+    sagittal = make_volume(np.zeros((30, 80, 64), np.int16), iop=([0, 1, 0], [0, 0, -1]), spacing=(1.0, 1.0),
+                           origin=(-15, -30, 90), step=1.0)
+    other_frame = make_volume(np.zeros((30, 80, 64), np.int16), iop=([0, 1, 0], [0, 0, -1]), frame_uid="7.7")
+    a.show_volume(axial, Window(40, 400))
+    reading.grid.show_series_in(b, sagittal, Window(40, 400))
+    reading.grid.show_series_in(c, other_frame, Window(40, 400))
+    click(a)
+    wheel(a.vtk_widget, 16)  # axial slice 16: z = 40 mm
+    (p, q), = b.scene.reference_lines.segments
+    assert p[2] == pytest.approx(40) and q[2] == pytest.approx(40)
+    assert c.scene.reference_lines.segments == [] and a.scene.reference_lines.segments == []
+    frame = b.grab_frame()  # drawn: a cyan row across the image where z = 40 mm
+    _x, y_up = b.scene.patient_to_display((p + q) / 2)
+    y = frame.shape[0] - 1 - round(y_up)
+    band = frame[y - 1 : y + 2, frame.shape[1] // 2]
+    assert ((band[:, 2] > 200) & (band[:, 0] < 150)).any()
+    wheel(a.vtk_widget, 4)
+    (p, _), = b.scene.reference_lines.segments
+    assert p[2] == pytest.approx(50)

@@ -154,3 +154,39 @@ def planes_parallel(normal_a: Sequence[float], normal_b: Sequence[float], tolera
     b = np.asarray(normal_b, dtype=float)
     cos = abs(float(a @ b)) / (float(np.linalg.norm(a) * np.linalg.norm(b)) or 1.0)
     return cos >= float(np.cos(np.radians(tolerance_deg)))
+
+
+def plane_cuts_image(
+    plane_point: Sequence[float],
+    plane_normal: Sequence[float],
+    origin: Sequence[float],
+    row_dir: Sequence[float],
+    col_dir: Sequence[float],
+    width_mm: float,
+    height_mm: float,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where a slice plane crosses another image: the reference (scout) line.
+
+    The image is the rectangle ``origin + a * row_dir + b * col_dir`` for ``0 <= a <= width_mm``
+    and ``0 <= b <= height_mm`` (LPS; origin at the corner of the first pixel's centre). Returns
+    the two LPS end points of the crossing, or None when the plane misses the image or is
+    parallel to it.
+    """
+    n = np.asarray(plane_normal, dtype=float)
+    o, r, c = (np.asarray(v, dtype=float) for v in (origin, row_dir, col_dir))
+    if planes_parallel(n, np.cross(r, c), 0.5):
+        return None
+    corners = [o, o + r * width_mm, o + r * width_mm + c * height_mm, o + c * height_mm]
+    f = [float((p - np.asarray(plane_point, dtype=float)) @ n) for p in corners]
+    hits: list[np.ndarray] = []
+    for a in range(4):
+        b = (a + 1) % 4
+        if f[a] == 0.0:
+            hits.append(corners[a])
+        elif f[a] * f[b] < 0:
+            t = f[a] / (f[a] - f[b])
+            hits.append(corners[a] + (corners[b] - corners[a]) * t)
+    if len(hits) < 2:
+        return None
+    far = max(hits[1:], key=lambda h: float(np.linalg.norm(h - hits[0])))  # a corner may be hit twice
+    return hits[0], far

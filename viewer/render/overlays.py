@@ -15,7 +15,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from vtkmodules.vtkCommonCore import vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
-from vtkmodules.vtkRenderingCore import vtkActor2D, vtkPolyDataMapper2D, vtkRenderer, vtkTextActor
+from vtkmodules.vtkRenderingCore import vtkActor2D, vtkCoordinate, vtkPolyDataMapper2D, vtkRenderer, vtkTextActor
 
 from viewer.core.orientation import EdgeLabels
 
@@ -174,3 +174,41 @@ class ViewOverlays:
         shown = f"{length_mm:g} {self.scale_unit}"
         self.bar_text.SetInput(shown)
         self.bar_text.SetPosition(width / 2, y + 9)
+
+
+REFERENCE_COLOR = (0.3, 0.8, 1.0)
+
+
+class ReferenceLines:
+    """Scout lines: where other viewports' slices cut this image, as LPS segments drawn on top."""
+
+    def __init__(self, renderer: vtkRenderer) -> None:
+        self._points = vtkPoints()
+        self._lines = vtkCellArray()
+        self._poly = vtkPolyData()
+        self._poly.SetPoints(self._points)
+        self._poly.SetLines(self._lines)
+        self._coordinate = vtkCoordinate()
+        self._coordinate.SetCoordinateSystemToWorld()
+        mapper = vtkPolyDataMapper2D()
+        mapper.SetInputData(self._poly)
+        mapper.SetTransformCoordinate(self._coordinate)
+        self.actor = vtkActor2D()
+        self.actor.SetMapper(mapper)
+        self.actor.GetProperty().SetColor(*REFERENCE_COLOR)
+        self.actor.GetProperty().SetLineWidth(1.5)
+        self._mapper = mapper
+        renderer.AddViewProp(self.actor)
+        self.segments: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def set_segments(self, segments: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self._points.Reset()
+        self._lines.Reset()
+        for a, b in segments:
+            i = self._points.InsertNextPoint(*(float(v) for v in a))
+            j = self._points.InsertNextPoint(*(float(v) for v in b))
+            self._lines.InsertNextCell(2, [i, j])
+        self._points.Modified()
+        self._lines.Modified()
+        self._poly.Modified()
+        self.segments = list(segments)

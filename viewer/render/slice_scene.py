@@ -28,7 +28,7 @@ from vtkmodules.vtkRenderingImage import vtkImageResliceMapper, vtkImageStack
 from viewer.core.measurements import SliceGeometry
 from viewer.core.orientation import EdgeLabels, ViewTransform, edge_labels
 from viewer.render.measure_props import DrawnShape, MeasurementLayer
-from viewer.render.overlays import ViewOverlays
+from viewer.render.overlays import ReferenceLines, ViewOverlays
 from viewer.render.vtk_image import VtkVolume, to_vtk_image
 
 CORNERS = ("lower_left", "lower_right", "upper_left", "upper_right")
@@ -72,6 +72,7 @@ class SliceScene:
         self.annotation.GetTextProperty().SetColor(0.95, 0.95, 0.8)
         self.renderer.AddViewProp(self.annotation)
         self.overlays = ViewOverlays(self.renderer)
+        self.reference_lines = ReferenceLines(self.renderer)
         self.measurements = MeasurementLayer(self.renderer)
         self.renderer.AddObserver("StartEvent", lambda *_: self._layout_overlays())
         self.volume: VtkVolume | None = None
@@ -344,6 +345,17 @@ class SliceScene:
         self._layer = (image, buffer)  # the vtkImageData views the numpy buffer: keep both
         self.layer_mapper.SetInputData(image)
         self.layer_slice.VisibilityOn()
+
+    def image_rectangle(self, k: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+        """Slice ``k`` as (origin, row direction, column direction, width mm, height mm),
+        origin at the first pixel's centre: what a reference line is clipped to."""
+        g = self.slice_geometry(k)
+        assert self.volume is not None
+        rows, cols = self.volume.buffer.shape[1:3]
+        return g.origin, g.row_dir, g.col_dir, (cols - 1) * g.step_i, (rows - 1) * g.step_j
+
+    def set_reference_lines(self, segments: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self.reference_lines.set_segments(segments)
 
     def set_shapes(self, shapes: list[DrawnShape]) -> None:
         self.measurements.set_shapes(shapes)

@@ -10,6 +10,10 @@ when their slice planes are parallel and
   anatomy and pressing "link" (:meth:`ViewportSync.capture_offsets`). Until then the offset
   captured when the pair first synchronises is used, so turning sync on never jumps.
 
+Reference lines: every other viewport that shows the same frame of reference in another
+orientation draws where the active viewport's slice cuts its image (the scout line), updated as
+the active viewport scrolls.
+
 Linked W/L copies the window between viewports of the same modality; linked zoom/pan copies
 the magnification and the pan (in mm along the screen axes) between parallel views.
 """
@@ -19,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject
 
-from viewer.core.orientation import nearest_slice, planes_parallel
+from viewer.core.orientation import nearest_slice, plane_cuts_image, planes_parallel
 from viewer.ui.viewport import Viewport
 
 
@@ -41,6 +45,8 @@ class ViewportSync(QObject):
         self.scroll_enabled = True
         self.window_enabled = False
         self.zoom_pan_enabled = False
+        self.reference_lines_enabled = True
+        self._current: Viewport | None = None  # the reference-line source without a grid
         self.offsets: dict[tuple[int, int], float] = {}  # (id(a), id(b)) -> mm added along b's normal
         self._views: list[Viewport] = []
         self._busy = False
@@ -49,6 +55,9 @@ class ViewportSync(QObject):
             self.attach(view)
         if grid is not None:
             grid.viewport_added.connect(self.attach)
+            grid.active_changed.connect(lambda _v: self.update_reference_lines())
+            grid.series_shown.connect(lambda *_: self.update_reference_lines())
+            grid.layout_changed.connect(lambda *_: self.update_reference_lines())
 
     def attach(self, view: Viewport) -> None:
         if view in self._views:
@@ -96,8 +105,33 @@ class ViewportSync(QObject):
                 if self.linked(a, b):
                     self.set_offset(a, b, float((b.slice_position() - a.slice_position()) @ _normal(b)))
 
+    def update_reference_lines(self) -> None:
+        """Redraw the scout lines of the active slice on every other viewport."""
+        source = self._grid.active_viewport if self._grid is not None else self._current
+        for view in self._views:
+            segments = []
+            if (self.reference_lines_enabled and source is not None and view is not source
+                    and view.volume is not None and source.volume is not None
+                    and source.volume.frame_of_reference_uid
+                    and source.volume.frame_of_reference_uid == view.volume.frame_of_reference_uid):
+                cut = plane_cuts_image(source.slice_position(), _normal(source), *view.scene.image_rectangle())
+                if cut is not None:
+                    segments.append(cut)
+            before = view.scene.reference_lines.segments
+            same = len(before) == len(segments) and all(
+                np.allclose(a, c) and np.allclose(b, d) for (a, b), (c, d) in zip(before, segments, strict=True))
+            if not same:
+                view.scene.set_reference_lines(segments)
+                view.render()
+
     def _scrolled(self, source: Viewport) -> None:
-        if self._busy or not self.scroll_enabled or source.volume is None:
+        if not self._busy:
+            self._current = source
+            self._sync_scroll(source)
+            self.update_reference_lines()
+
+    def _sync_scroll(self, source: Viewport) -> None:
+        if not self.scroll_enabled or source.volume is None:
             return
         self._busy = True
         try:
