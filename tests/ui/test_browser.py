@@ -63,3 +63,29 @@ def test_thumbnails_are_built_in_the_background_and_cached(qtbot, main_window, c
     assert len(cached) == 1
     image = strip.item(0).icon().pixmap(128, 128).toImage()
     assert image.width() == 128 and len({image.pixel(x, 64) for x in range(0, 128, 4)}) > 5
+
+
+def test_thumbnail_drag_payload_drops_into_a_viewport(qtbot, main_window, ct_dir, mr_dir):
+    """A thumbnail's drag data, dropped on the second viewport, loads that series there."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    import_and_wait(qtbot, main_window, [ct_dir])
+    import_and_wait(qtbot, main_window, [mr_dir])
+    mr = next(s for s in main_window.store.studies() if s.modalities == ("MR",))
+    main_window.grid.set_layout(1, 2)
+    main_window.thumbnails.show_study(mr.study_uid)
+    mime = main_window.thumbnails.mimeData([main_window.thumbnails.item(0)])
+    target = main_window.grid.viewports[1]
+    at = QPointF(20, 20)
+    QApplication.sendEvent(target.vtk_widget, QDragEnterEvent(at.toPoint(), Qt.DropAction.CopyAction, mime,
+                                                              Qt.MouseButton.LeftButton,
+                                                              Qt.KeyboardModifier.NoModifier))
+    with qtbot.waitSignal(main_window.volume_shown, timeout=60_000) as shown:
+        drop = QDropEvent(at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                          Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(target.vtk_widget, drop)
+    assert shown.args[0].voxels.shape == (100, 256, 256)
+    assert target.volume is shown.args[0]
+    assert main_window.grid.viewports[0].volume is None

@@ -9,15 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
 from viewer.core.thumbnail import THUMBNAIL_SIZE, series_thumbnail
 from viewer.store import SeriesRow, Store
 from viewer.ui.jobs import WorkerBridge
+from viewer.ui.layout_grid import SERIES_MIME, series_mime_data
 
-SERIES_MIME = "application/x-lightbox-series"  # payload: "<study UID>\n<series UID>"
 UID_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
@@ -101,11 +101,11 @@ class ThumbnailStrip(QListWidget):
                 self.item(i).setIcon(QIcon(QPixmap.fromImage(image)))
 
     def mimeData(self, items: list[QListWidgetItem]) -> QMimeData:
-        data = QMimeData()
-        if items:
-            payload = f"{self.study_uid}\n{items[0].data(UID_ROLE)}"
-            data.setData(SERIES_MIME, QByteArray(payload.encode()))
-        return data
+        if not items:
+            return QMimeData()
+        series_uid = items[0].data(UID_ROLE)
+        paths = [str(r.path) for r in self.store.instances(series_uid)]
+        return series_mime_data(series_uid, paths, self.study_uid)
 
     def mimeTypes(self) -> list[str]:
         return [SERIES_MIME]
