@@ -670,16 +670,16 @@ class SeriesLoader:
 
     # -- pixels
 
-    def _tasks(self, stack: int, dtype: np.dtype) -> list[_Task]:
+    def _tasks(self, stack: int) -> list[_Task]:
         st = self.stacks[stack]
         pairs = list(enumerate(st.frames)) if st.resample is not None else [
             (k, st.frames[s]) for k, s in enumerate(st.slots) if s is not None]
-        tasks = []
-        for slot, f in pairs:
-            slope, intercept = rescale(f.header)
-            lut = f.header if "ModalityLUTSequence" in f.header else None
-            tasks.append(_Task(slot, f.source, slope, intercept, lut))
-        return tasks
+        return [_task(slot, f) for slot, f in pairs]
+
+    def _slot_task(self, stack: int, k: int) -> _Task:
+        """The decode task of grid slice ``k`` (an acquired slot), written to slot 0."""
+        st = self.stacks[stack]
+        return _task(0, st.frames[st.slots[k]])  # type: ignore[index]
 
     def fill_value(self, stack: int = 0) -> float:
         """What a missing slice shows: the padding value, else the lowest storable modality value."""
@@ -705,7 +705,7 @@ class SeriesLoader:
         if st.resample is not None:
             r = st.resample
             pair = np.empty((2, *shape), np.float32)
-            tasks = self._tasks(stack, np.dtype(np.float32))
+            tasks = self._tasks(stack)
             picked = [_Task(0, tasks[r.lo[k]].source, tasks[r.lo[k]].slope, tasks[r.lo[k]].intercept,
                             tasks[r.lo[k]].header),
                       _Task(1, tasks[r.hi[k]].source, tasks[r.hi[k]].slope, tasks[r.hi[k]].intercept,
@@ -720,8 +720,7 @@ class SeriesLoader:
         if st.slots[k] is None:
             out[...] = self.fill_value(stack)
             return out[0]
-        task = next(t for t in self._tasks(stack, dtype) if t.slot == k)
-        overflow, err = _decode_into(out, [_Task(0, task.source, task.slope, task.intercept, task.header)])
+        overflow, err = _decode_into(out, [self._slot_task(stack, k)])
         if err:
             _raise_error(err)
         if overflow:
@@ -729,9 +728,8 @@ class SeriesLoader:
         return out[0]
 
     def _read_as_float(self, k: int, stack: int) -> np.ndarray:
-        task = next(t for t in self._tasks(stack, np.dtype(np.float32)) if t.slot == k)
         out = np.empty((1, *self.shape(stack)[1:]), np.float32)
-        _, err = _decode_into(out, [_Task(0, task.source, task.slope, task.intercept, task.header)])
+        _, err = _decode_into(out, [self._slot_task(stack, k)])
         if err:
             _raise_error(err)
         return out[0]
@@ -763,7 +761,7 @@ class SeriesLoader:
     def _decode(self, stack: int, dtype: np.dtype, progress: ProgressCallback,
                 cancel: CancelToken | None) -> np.ndarray | None:
         st = self.stacks[stack]
-        tasks = self._tasks(stack, dtype)
+        tasks = self._tasks(stack)
         rows_cols = self.shape(stack)[1:]
         shape = (len(st.frames) if st.resample is not None else len(st.slots), *rows_cols)
         nbytes = int(np.prod(shape)) * dtype.itemsize
@@ -798,6 +796,13 @@ class SeriesLoader:
                 return None
             progress(Progress(min(i + 8, len(tasks)), len(tasks), "decoding slices"))
         return voxels
+
+
+def _task(slot: int, frame: Frame) -> _Task:
+    """Decode ``frame`` into ``slot`` with its own rescale (per frame in enhanced objects)."""
+    slope, intercept = rescale(frame.header)
+    lut = frame.header if "ModalityLUTSequence" in frame.header else None
+    return _Task(slot, frame.source, slope, intercept, lut)
 
 
 def _nearest_frame(st: Stack, k: int) -> int:
