@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
     load_failed = Signal(str)
     import_finished = Signal(object)  # ImportReport
     study_opened = Signal(str)
+    comparison_ready = Signal(str, str)  # current study UID, prior study UID
 
     def __init__(self, store: Store, home: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
         self.import_zip_action = action("Import &ZIP…", self._choose_zip)
         self.import_cd_action = action("Import &CD/DVD…", self.import_media, "Ctrl+D")
         self.tags_action = action("&Tag browser", self.show_tags, "Ctrl+T")
+        self.prior_action = action("Compare with &prior…", lambda: self.compare_with_prior(), "Ctrl+P")
         self.qr_action = self.qr_dock.toggleViewAction()
         self.qr_action.setText("&Query/Retrieve")
         self.qr_action.setShortcut(QKeySequence("Ctrl+R"))
@@ -160,6 +162,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.tags_action)
+        view_menu.addAction(self.prior_action)
         view_menu.addAction(self.jobs_dock.toggleViewAction())
         network_menu = self.menuBar().addMenu("&Network")
         network_menu.addAction(self.qr_action)
@@ -168,7 +171,8 @@ class MainWindow(QMainWindow):
         help_menu.addAction(action("&About Lightbox", self.show_about))
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
-        for a in (self.import_cd_action, self.import_folder_action, self.qr_action, self.tags_action):
+        for a in (self.import_cd_action, self.import_folder_action, self.qr_action, self.prior_action,
+                  self.tags_action):
             toolbar.addAction(a)
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
         self.reading_toolbar = ReadingToolbar(self.grid, self.sync, self)
@@ -355,8 +359,59 @@ class MainWindow(QMainWindow):
 
         return self.jobs.start(f"Send {'series' if series_uid else 'study'} to {node.name}", work)
 
-    def compare_with_prior(self, study_uid: str) -> None:
-        self.status.setText("Compare with prior: not available yet")
+    def compare_with_prior(self, study_uid: str = "") -> None:
+        """Pick a prior of the open (or given) study and read both side by side."""
+        from viewer.ui.priors_dialog import PriorsDialog
+
+        study_uid = study_uid or self.current_study_uid
+        study = self.store.study(study_uid) if study_uid else None
+        if study is None:
+            self.status.setText("Open a study first, then compare it with a prior")
+            return
+        priors = [p for p in self.store.priors(study_uid) if p.study.study_date <= study.study_date or
+                  not study.study_date]
+        dialog = PriorsDialog(study.patient_name, priors, parent=self)
+        if dialog.exec():
+            self.open_comparison(study_uid, dialog.chosen())
+        elif dialog.search_pacs:
+            self.qr_dock.show()
+            self.qr_panel.patient_id.setText(study.patient_id)
+            self.qr_panel.patient_name.clear()
+            if self.qr_panel.config.nodes:
+                self.qr_panel.search()
+
+    def open_comparison(self, current_uid: str, prior_uid: str) -> None:
+        """Current study left, prior right (1x2): matching series, synchronised scrolling, same window."""
+        current, prior = self.image_series(current_uid), self.image_series(prior_uid)
+        if not current or not prior:
+            self._failed(ValueError("both studies need an image series to compare"))
+            return
+        left = current[0]
+        right = next((s for s in prior if s.modality == left.modality and s.description == left.description),
+                     next((s for s in prior if s.modality == left.modality), prior[0]))
+        self.current_study_uid = current_uid
+        self.grid.set_layout(1, 2)
+        first, second = self.grid.viewports[:2]
+        self.sync.scroll_enabled = True
+        pending = {"left": None, "right": None}
+
+        def shown(view: Viewport, _volume: Volume) -> None:
+            if view is first:
+                pending["left"] = view
+            elif view is second:
+                pending["right"] = view
+            if pending["left"] is not None and pending["right"] is not None:
+                self.grid.series_shown.disconnect(shown)
+                center, width = first.scene.window
+                if first.volume.headers[0].get("Modality") == second.volume.headers[0].get("Modality"):
+                    second.set_window(center, width)  # matched W/L: the same window on both exams
+                self.sync.capture_offsets()
+                self.grid.set_active(first)
+                self.comparison_ready.emit(current_uid, prior_uid)
+
+        self.grid.series_shown.connect(shown)
+        self.load_series_into(first, left.series_uid)
+        self.load_series_into(second, right.series_uid)
 
     # --- network -------------------------------------------------------------------------------
     def start_storage_scp(self) -> str:
