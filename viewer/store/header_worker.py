@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import subprocess
 import sys
 import warnings
@@ -23,6 +24,7 @@ from pathlib import Path
 from viewer.store.headers import HeaderResult, read_index_headers
 
 IN_FLIGHT = 4  # chunks queued per worker, so none waits for the parent between chunks
+READY = "ready"  # a worker's first message, once its imports are done
 
 
 class WorkerError(RuntimeError):
@@ -41,9 +43,37 @@ class HeaderWorkers:
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
             for _ in range(count)
         ]
+        self._starting = list(self.procs)
+        self.outstanding = 0  # chunks sent whose results were not read yet
+
+    def ready(self) -> bool:
+        """Whether every worker has started (never blocks on POSIX).
+
+        Starting a worker costs about as much as reading a few thousand headers, so the
+        importer reads in its own process until this turns true.
+        """
+        if self._starting and os.name == "posix":
+            readable, _, _ = select.select([p.stdout for p in self._starting], [], [], 0)
+            for proc in [p for p in self._starting if p.stdout in readable]:
+                self._expect_ready(proc)
+        elif self._starting:  # no select() on Windows pipes: wait for them
+            for proc in list(self._starting):
+                self._expect_ready(proc)
+        return not self._starting
+
+    def _expect_ready(self, proc: subprocess.Popen) -> None:
+        try:
+            message = pickle.load(proc.stdout)  # type: ignore[arg-type]
+        except (EOFError, pickle.UnpicklingError, OSError) as exc:
+            raise WorkerError(f"header worker {proc.pid} did not start ({type(exc).__name__})") from exc
+        if message != READY:
+            raise WorkerError(f"header worker {proc.pid} did not start ({message!r})")
+        self._starting.remove(proc)
 
     def map(self, chunks: list[list[str]]) -> Iterator[list[HeaderResult]]:
         """Results of ``chunks`` in order. Stop iterating early only together with :meth:`kill`."""
+        while self._starting:
+            self._expect_ready(self._starting[0])
         n = len(self.procs)
         for i in range(min(len(chunks), n * IN_FLIGHT)):
             self._send(i % n, chunks[i])
@@ -53,6 +83,7 @@ class HeaderWorkers:
                 result = pickle.load(proc.stdout)  # type: ignore[arg-type]
             except (EOFError, pickle.UnpicklingError, OSError) as exc:
                 raise WorkerError(f"header worker {proc.pid} stopped ({type(exc).__name__})") from exc
+            self.outstanding -= 1
             if not isinstance(result, list) or len(result) != len(chunks[i]):
                 raise WorkerError(f"header worker {proc.pid} answered out of step")
             if i + n * IN_FLIGHT < len(chunks):
@@ -64,6 +95,7 @@ class HeaderWorkers:
         try:
             pickle.dump(chunk, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[arg-type]
             proc.stdin.flush()  # type: ignore[union-attr]
+            self.outstanding += 1
         except OSError as exc:
             raise WorkerError(f"header worker {proc.pid} is gone ({exc})") from exc
 
@@ -94,6 +126,8 @@ class HeaderWorkers:
 def main() -> None:
     warnings.simplefilter("ignore")  # problems come back as FileProblem values, not warnings
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    pickle.dump(READY, stdout)
+    stdout.flush()
     while True:
         try:
             paths = pickle.load(stdin)

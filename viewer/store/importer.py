@@ -81,7 +81,7 @@ class Importer:
         archives = list(listing.archives)
         self._report("reading headers")
         files = listing.files
-        for path, result in zip(files, self._headers([str(p) for p in files]), strict=False):
+        for result, path in zip(self._headers([str(p) for p in files]), files, strict=False):
             if isinstance(result, FileProblem) and result.kind == "archive":
                 archives.append(path)
                 self.total -= 1
@@ -179,7 +179,11 @@ class Importer:
             self.report.failures.append(FileIssue(str(archive), f"cannot open the ZIP archive: {exc}"))
 
     def _headers(self, files: list[str]) -> Iterator[HeaderResult]:
-        """Header results in file order; in worker processes when there are many files."""
+        """Header results in file order; in worker processes when there are many files.
+
+        While the workers start (a fresh process imports pydicom), this process reads the first
+        chunks itself; the rest go to the workers once they are up.
+        """
         workers = worker_count()
         threshold = POOL_MIN_FILES_WARM if self.store._header_workers_running() else POOL_MIN_FILES
         if len(files) < threshold or workers < 2 or getattr(sys, "frozen", False):
@@ -192,7 +196,12 @@ class Importer:
                 yield from self._inline(files)
                 return
             try:
-                for results in pool.map(chunks):
+                while done < len(chunks) and not pool.ready():
+                    yield from self._inline(chunks[done])
+                    done += 1
+                    if self.cancel.cancelled:
+                        return
+                for results in pool.map(chunks[done:]):
                     done += 1
                     yield from results
                     if self.cancel.cancelled:
@@ -201,8 +210,9 @@ class Importer:
             except WorkerError as exc:
                 pool.kill()
                 self.report.warnings.append(f"{exc}; reading the remaining headers in this process")
-            except BaseException:
-                pool.kill()  # unread results would be handed to the next import
+            except BaseException:  # also GeneratorExit when the consumer stops early
+                if pool.outstanding:
+                    pool.kill()  # unread results would be handed to the next import
                 raise
         yield from self._inline([f for chunk in chunks[done:] for f in chunk])
 
