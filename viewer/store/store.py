@@ -201,6 +201,8 @@ class Store:
         Called from network worker threads (storage SCP, C-GET). The dataset is written as a
         PS3.10 file in its own transfer syntax; an instance whose SOP Instance UID is already
         cached is a duplicate when its content is the same, else a conflict (the first kept).
+        The caller hands the dataset over: writing may resolve its ambiguous VRs in place
+        (PS3.5 A.1 "US or SS"), so one Dataset object must not be passed from two threads.
         """
         header = header_from_dataset(ds, source, 0)
         if isinstance(header, FileProblem):
