@@ -67,7 +67,7 @@ class MeasurementLayer:
     def __init__(self, renderer: vtkRenderer) -> None:
         self.renderer = renderer
         self._actors: list[tuple[vtkActor2D, vtkPolyDataMapper2D, vtkPolyData]] = []
-        self._texts: list[tuple[vtkTextActor, np.ndarray]] = []
+        self._texts: list[tuple[vtkTextActor, np.ndarray]] = []  # label, LPS anchor candidates
         self._coordinate = vtkCoordinate()
         self._coordinate.SetCoordinateSystemToWorld()
         self._anchor = vtkCoordinate()
@@ -116,17 +116,24 @@ class MeasurementLayer:
                 tp.SetFontSize(14)
                 tp.SetColor(*(DRAFT_COLOR if shape.draft else DONE_COLOR))
                 tp.SetShadow(True)
-                tp.SetVerticalJustification(2)
-                anchor = np.asarray(shape.points[-1] if shape.kind != "angle" else shape.points[1], dtype=float)
+                tp.SetVerticalJustification(1)
+                # angles label their vertex; others sit right of their right-most point on screen
+                anchors = np.asarray([shape.points[1]] if shape.kind == "angle" else line, dtype=float)
                 self.renderer.AddViewProp(text)
-                self._texts.append((text, anchor))
+                self._texts.append((text, anchors))
 
     def layout(self) -> None:
-        """Keep each label a few pixels right of and below its anchor point on screen."""
-        for text, anchor in self._texts:
-            self._anchor.SetValue(*anchor)
-            x, y = self._anchor.GetComputedDoubleDisplayValue(self.renderer)
-            text.SetPosition(x + 8, y - 6)
+        """Keep each label beside its shape: right of the shape's right-most point on screen
+        (which changes with rotation and flips), vertically centred on it."""
+        for text, anchors in self._texts:
+            best: tuple[float, float] | None = None
+            for anchor in anchors:
+                self._anchor.SetValue(*anchor)
+                x, y = self._anchor.GetComputedDoubleDisplayValue(self.renderer)
+                if best is None or x > best[0]:
+                    best = (x, y)
+            if best is not None:
+                text.SetPosition(best[0] + 10, best[1])
 
     @property
     def count(self) -> int:
