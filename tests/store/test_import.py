@@ -43,8 +43,10 @@ def test_dicomdir_charsets_import_exactly(store: Store, data_dir: Path) -> None:
     media = data_dir / "dicomdir-charsets"
     report = store.import_paths([media])
     _check_report_adds_up(report)
-    assert (report.scanned, report.imported, report.skipped, report.failed) == (11, 11, 0, 0)
-    assert report.warnings == []  # the DICOMDIR was trusted: README.md was never looked at
+    # the 11 files the DICOMDIR lists, then what it does not list: README.md, skipped
+    assert (report.scanned, report.imported, report.skipped, report.failed) == (12, 11, 1, 0)
+    assert [Path(i.path).name for i in report.skipped_files] == ["README.md"]
+    assert report.warnings == []
     assert _counts(store) == (11, 11, 11, 11)
     names = {p.patient_id: p.name for p in store.patients()}
     by_file = {pydicom.dcmread(media / f, stop_before_pixels=True).PatientID: name
@@ -87,7 +89,8 @@ def test_names_searchable_in_every_character_set(store: Store, data_dir: Path) -
     assert found("nobody*") == set()
 
 
-def test_cd_copied_in_lower_case_resolves_the_dicomdir(store: Store, data_dir: Path, tmp_path: Path) -> None:
+def test_cd_copied_in_lower_case_resolves_the_dicomdir(store: Store, data_dir: Path, tmp_path: Path,
+                                                      mr_dir: Path) -> None:
     cd = tmp_path / "cd"
     cd.mkdir()
     for f in (data_dir / "dicomdir-charsets").iterdir():
@@ -95,8 +98,22 @@ def test_cd_copied_in_lower_case_resolves_the_dicomdir(store: Store, data_dir: P
             shutil.copyfile(f, cd / f.name.lower())
     (cd / "autorun.inf").write_text("[autorun]\n")
     report = store.import_paths([cd])
-    assert (report.scanned, report.imported, report.skipped) == (11, 11, 0)  # autorun.inf never read
+    assert (report.scanned, report.imported, report.skipped) == (12, 11, 1)
     assert report.warnings == []
+    assert _counts(store) == (11, 11, 11, 11)
+
+
+def test_files_the_dicomdir_omits_are_not_lost(store: Store, data_dir: Path, tmp_path: Path,
+                                               mr_dir: Path) -> None:
+    cd = tmp_path / "cd"
+    shutil.copytree(data_dir / "dicomdir-charsets", cd)
+    (cd / "EXTRA").mkdir()
+    for f in sorted(mr_dir.glob("*.IMA"))[:3]:
+        shutil.copyfile(f, cd / "EXTRA" / f.stem)
+    report = store.import_paths([cd / "DICOMDIR"])
+    assert (report.scanned, report.imported, report.skipped) == (15, 14, 1)
+    assert report.warnings == [f"{cd / 'DICOMDIR'}: 3 DICOM file(s) on the media are not in the DICOMDIR; "
+                               "imported them too"]
 
 
 def test_broken_dicomdir_falls_back_to_scanning(store: Store, data_dir: Path, tmp_path: Path) -> None:

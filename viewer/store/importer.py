@@ -81,14 +81,21 @@ class Importer:
         archives = list(listing.archives)
         self._report("reading headers")
         files = listing.files
+        unlisted: dict[Path, int] = {}
         for result, path in zip(self._headers([str(p) for p in files]), files, strict=False):
             if isinstance(result, FileProblem) and result.kind == "archive":
                 archives.append(path)
                 self.total -= 1
                 continue
+            if path in listing.unlisted and not isinstance(result, FileProblem):
+                dicomdir = listing.unlisted[path]
+                unlisted[dicomdir] = unlisted.get(dicomdir, 0) + 1
             self._take(result, path, None)
             if self.cancel.cancelled:
                 break
+        for dicomdir, count in unlisted.items():
+            report.warnings.append(f"{dicomdir}: {count} DICOM file(s) on the media are not in the "
+                                   f"DICOMDIR; imported them too")
         self._flush()
         for archive in archives:
             if self.cancel.cancelled:

@@ -6,6 +6,11 @@ present in lower case, with an ISO 9660 version suffix (``;1``) or a trailing do
 resolved case-insensitively. A DICOMDIR that does not parse, or that references files that
 are not there, is not trusted: the folder is scanned instead and the report says so.
 
+Files on the media that the DICOMDIR does not list are read too, after the listed ones:
+DICOM files among them are imported (nothing on the disc is lost to an incomplete
+DICOMDIR; the report says how many), the rest (autorun.inf, a viewer, PDFs) is counted as
+skipped.
+
 ZIP archives are recognised by content (a local file header, PKZIP APPNOTE 4.3.7), not by
 name, and their members are read from the archive without extracting them to disk.
 """
@@ -34,6 +39,7 @@ class Listing:
     archives: list[Path]  # ZIP files given directly (members are read later)
     warnings: list[str]
     missing: list[str]  # paths given that do not exist
+    unlisted: dict[Path, Path]  # file on DICOMDIR media that the DICOMDIR omits -> that DICOMDIR
 
 
 def is_zip(path: Path) -> bool:
@@ -50,23 +56,39 @@ def list_sources(paths: list[Path]) -> Listing:
     archives: list[Path] = []
     notes: list[str] = []
     missing: list[str] = []
+    unlisted: dict[Path, Path] = {}
+
+    def media(dicomdir: Path) -> None:
+        listed = _dicomdir_files(dicomdir, notes)
+        if listed is None:
+            files.extend(walk(dicomdir.parent))
+            return
+        files.extend(listed)
+        known = {*listed, dicomdir}
+        for extra in walk(dicomdir.parent):
+            if extra not in known:
+                files.append(extra)
+                unlisted[extra] = dicomdir
+
     for path in paths:
         path = Path(os.path.abspath(path))  # every listed file is absolute (linked paths are stored so)
         if path.is_dir():
             dicomdir = _find_dicomdir(path)
-            listed = _dicomdir_files(dicomdir, notes) if dicomdir else None
-            files.extend(listed if listed is not None else walk(path))
+            if dicomdir:
+                media(dicomdir)
+            else:
+                files.extend(walk(path))
         elif path.is_file():
             if path.name.upper() == DICOMDIR_NAME:
-                listed = _dicomdir_files(path, notes)
-                files.extend(listed if listed is not None else walk(path.parent))
+                media(path)
             elif is_zip(path):
                 archives.append(path)
             else:
                 files.append(path)
         else:
             missing.append(str(path))
-    return Listing(files, archives, notes, missing)
+    unique = list(dict.fromkeys(files))  # a file given twice (a folder and a file in it) is read once
+    return Listing(unique, archives, notes, missing, unlisted)
 
 
 def walk(folder: Path) -> Iterator[Path]:

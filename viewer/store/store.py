@@ -293,7 +293,9 @@ class Store:
         return studies
 
     def _classify_known(self, item: Item, existing: Path, report: ImportReport) -> None:
-        if _same_content(item, existing, None):
+        # the same file (re-indexing a linked folder) needs no reading
+        same_file = item.path is not None and _same_file(item.path, existing)
+        if same_file or _same_content(item, existing, None):
             report.duplicate += 1
         else:
             report.conflict += 1
@@ -550,6 +552,13 @@ def _same_content(item: Item, other_path: Path | None, other_data: bytes | None)
 def _without_group_lengths(ds: Dataset) -> dict:
     """Elements except group lengths (gggg,0000), retired (PS3.5 7.2) and dropped by writers."""
     return {elem.tag: elem for elem in ds if elem.tag.element != 0}
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _conflict_reason(first: str) -> str:
