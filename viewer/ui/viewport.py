@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 
@@ -100,7 +101,13 @@ class Viewport(QWidget):
         ):
             self.style.AddObserver(event, handler)
         self.vtk_widget.SetInteractorStyle(self.style)
-        self.vtk_widget.Initialize()
+        if QGuiApplication.platformName() == "offscreen":
+            # Qt offscreen + OSMesa (tests, --screenshot without X): with two initialized QVTK
+            # interactors the second window's Render() segfaults. There is no native window to
+            # set up there, so enabling the interactor (what Initialize does for events) suffices.
+            self.render_window.GetInteractor().Enable()
+        else:
+            self.vtk_widget.Initialize()
         self.interactor = self.render_window.GetInteractor()
         self.volume: Volume | None = None
         self.initial_window = Window(40, 400)
