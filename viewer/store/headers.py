@@ -53,7 +53,16 @@ _WANTED: dict[int, tuple[str, str]] = {
     tag_for_keyword(k): (k, dictionary_VR(tag_for_keyword(k))) for k in INDEX_KEYWORDS  # type: ignore[arg-type]
 }
 _LAST_WANTED = max(_WANTED)
+
+
+def _swapped(tag: int) -> int:
+    """A tag as the 32-bit little-endian word its encoding starts with (element << 16 | group)."""
+    return (tag & 0xFFFF) << 16 | tag >> 16
+
+
+_WANTED_SWAPPED = {_swapped(t): (t, vr) for t, (_k, vr) in _WANTED.items()}
 _PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}  # Pixel Data, Float / Double Float Pixel Data
+_PIXEL_SWAPPED = frozenset((t & 0xFFFF) << 16 | t >> 16 for t in _PIXEL_TAGS)
 # VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 7.1.2, table 7.1-1)
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _TEXT_VRS = {"PN", "LO", "SH", "ST", "LT", "UC", "UT"}
@@ -142,11 +151,16 @@ def _walk(r: _Reader, pos: int, explicit: bool, end: int, out: dict[int, tuple[s
 
     Collects the raw values of wanted top-level tags into ``out``. Item/sequence delimiters end
     the walk (for nested datasets of undefined length). This loop is the indexing hot spot:
-    it works on the reader's buffer directly and asks the reader only at buffer edges.
+    it works on the reader's buffer directly, asks the reader only at buffer edges, and reads
+    each tag as one little-endian 32-bit word (element << 16 | group) to save an unpack.
     """
     size = r.size
     buf, base = r.buf, r.base
     limit = base + len(buf)
+    unpack_i, unpack_h = _I.unpack_from, _H.unpack_from
+    wanted = _WANTED_SWAPPED if stop_at_pixels else {}
+    pixel_tags = _PIXEL_SWAPPED if stop_at_pixels else ()
+    long_vrs = _LONG_VRS
     while pos < end:
         if pos < base or pos + 12 > limit:
             if pos + 8 > size:
@@ -155,29 +169,28 @@ def _walk(r: _Reader, pos: int, explicit: bool, end: int, out: dict[int, tuple[s
             buf, base = r.buf, r.base
             limit = base + len(buf)
         off = pos - base
-        group, elem = _HH.unpack_from(buf, off)
-        tag = group << 16 | elem
-        if group == 0xFFFE:  # item delimiter (E00D) / sequence delimiter (E0DD) end nested data
+        (word,) = unpack_i(buf, off)
+        if word & 0xFFFF == 0xFFFE:  # item delimiter (E00D) / sequence delimiter (E0DD) end nested data
             if stop_at_pixels:
                 raise _Fallback(f"delimiter at top level at {pos}")
             return pos + 8, None
-        if stop_at_pixels and tag in _PIXEL_TAGS:
+        if word in pixel_tags:
             return pos, pos
         if explicit:
             vr = buf[off + 4:off + 6]
-            if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
-                raise _Fallback(f"bad VR bytes at {pos}")
-            if vr in _LONG_VRS:
+            if vr in long_vrs:
                 if pos + 12 > size:
                     raise _Truncated(f"truncated: the file ends inside an element header at byte {pos}")
-                (length,) = _I.unpack_from(buf, off + 8)
+                (length,) = unpack_i(buf, off + 8)
                 pos += 12
             else:
-                (length,) = _H.unpack_from(buf, off + 6)
+                if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+                    raise _Fallback(f"bad VR bytes at {pos}")
+                (length,) = unpack_h(buf, off + 6)
                 pos += 8
         else:
             vr = b""
-            (length,) = _I.unpack_from(buf, off + 4)
+            (length,) = unpack_i(buf, off + 4)
             pos += 8
         if length == _UNDEFINED:
             if explicit and vr != b"SQ":
@@ -186,16 +199,17 @@ def _walk(r: _Reader, pos: int, explicit: bool, end: int, out: dict[int, tuple[s
             buf, base = r.buf, r.base
             limit = base + len(buf)
             continue
-        if stop_at_pixels and tag in _WANTED:
+        if word in wanted:
+            tag, value_vr = wanted[word]
             if base <= pos and pos + length <= limit:
-                out[tag] = (_WANTED[tag][1], buf[pos - base:pos - base + length])
+                out[tag] = (value_vr, buf[pos - base:pos - base + length])
             else:
-                out[tag] = (_WANTED[tag][1], r.get(pos, length))
+                out[tag] = (value_vr, r.get(pos, length))
                 buf, base = r.buf, r.base
                 limit = base + len(buf)
         pos += length
         if pos > size:
-            raise _Truncated(f"truncated: element ({group:04X},{elem:04X}) ends at byte {pos}, "
+            raise _Truncated(f"truncated: element ({word & 0xFFFF:04X},{word >> 16:04X}) ends at byte {pos}, "
                              f"the file has {size}")
     return pos, None
 
@@ -216,12 +230,16 @@ def _skip_sequence(r: _Reader, pos: int, explicit: bool) -> int:
             pos += length
 
 
-def _text(values: dict[int, tuple[str, bytes]], keyword: str, encodings: list[str] | None,
-          fast: str | None) -> str:
-    item = values.get(tag_for_keyword(keyword))  # type: ignore[arg-type]
-    if item is None:
-        return ""
-    vr, raw = item
+def _decoded(values: dict[int, tuple[str, bytes]]) -> dict[str, str]:
+    """Keyword -> text of the collected values, decoded per Specific Character Set (PS3.5 6.1)."""
+    charset_item = values.get(0x00080005)
+    charset = _decode("CS", charset_item[1], None, "ascii") if charset_item else ""
+    fast = _FAST_CHARSETS.get(charset)
+    encodings = None if fast else convert_encodings([c.strip() for c in charset.split("\\")])
+    return {_WANTED[tag][0]: _decode(vr, raw, encodings, fast) for tag, (vr, raw) in values.items()}
+
+
+def _decode(vr: str, raw: bytes, encodings: list[str] | None, fast: str | None) -> str:
     if vr in _TEXT_VRS:
         if fast is not None:
             text = raw.decode(fast, errors="replace")
@@ -302,12 +320,10 @@ def _fast(f: BinaryIO, size: int, source: str) -> HeaderResult:
     _, pixel_at = _walk(r, pos, explicit, size, values, stop_at_pixels=True)
     if pixel_at is not None:
         _check_pixel_data(r, pixel_at, explicit)
-    charset = _text(values, "SpecificCharacterSet", None, "ascii")
-    fast = _FAST_CHARSETS.get(charset)
-    encodings = None if fast else convert_encodings([c.strip() for c in charset.split("\\")])
-    if 0x00080016 not in values and sop_class_meta:
-        values[0x00080016] = ("UI", sop_class_meta.encode())
-    return _header(source, size, True, ts, lambda k: _text(values, k, encodings, fast))
+    texts = _decoded(values)
+    if not texts.get("SOPClassUID") and sop_class_meta:
+        texts["SOPClassUID"] = sop_class_meta
+    return _header(source, size, True, ts, lambda k: texts.get(k, ""))
 
 
 def _check_pixel_data(r: _Reader, pos: int, explicit: bool) -> None:
