@@ -215,9 +215,12 @@ class _Finder:
         else:
             raise ServiceNotSupported(node.label, "Study or Patient Root C-FIND")
         self.msg_id = 0
+        self.stop = False  # set once the caller's limit is reached: C-CANCEL, then quiet
 
     def c_find(self, identifier: Dataset) -> Iterator[Dataset]:
         """One C-FIND; yields matches; C-CANCEL (PS3.7 9.3.2.3) when the token is set."""
+        if self.stop:
+            return
         self.msg_id += 1
         msg_id = self.msg_id
         responses = self.assoc.send_c_find(identifier, self.sop, msg_id=msg_id)
@@ -230,7 +233,7 @@ class _Finder:
             if cat == "pending":
                 if cancelled:
                     continue
-                if self.cancel is not None and self.cancel.cancelled:
+                if self.stop or (self.cancel is not None and self.cancel.cancelled):
                     self.assoc.send_c_cancel(msg_id, query_model=self.sop)
                     cancelled = True
                     continue
@@ -306,13 +309,15 @@ def find(
     query: FindQuery | Mapping[str, Any] | None = None,
     cancel: CancelToken | None = None,
     local: LocalSettings | None = None,
+    limit: int | None = None,
 ) -> Iterator[Dataset]:
     """Search ``node``; yields one identifier ``Dataset`` per match, as they arrive.
 
     ``level`` is STUDY, SERIES or IMAGE (any case). The association stays open while the
     caller iterates (run it on a worker thread); closing the iterator early aborts it.
-    Cancelling sends C-CANCEL and raises :class:`~viewer.core.errors.Cancelled`.
-    Patient identifiers are never logged at INFO.
+    Cancelling sends C-CANCEL and raises :class:`~viewer.core.errors.Cancelled`. With
+    ``limit``, the search stops after that many matches (C-CANCEL, clean release), so a
+    "*" on a large PACS stays cheap. Patient identifiers are never logged at INFO.
     """
     level = level.upper()
     if level not in ("STUDY", "SERIES", "IMAGE"):
@@ -329,7 +334,14 @@ def find(
     ):
         finder = _Finder(assoc, watch, node, cancel)
         log.debug("%s: C-FIND %s (%s root)", node.label, level, finder.model)
-        yield from finder.search(level, level, q, {})
+        found = 0
+        for match in finder.search(level, level, q, {}):
+            if finder.stop:
+                continue  # draining after C-CANCEL
+            yield match
+            found += 1
+            if limit is not None and found >= limit:
+                finder.stop = True
 
 
 def find_all(
@@ -338,6 +350,7 @@ def find_all(
     query: FindQuery | Mapping[str, Any] | None = None,
     cancel: CancelToken | None = None,
     local: LocalSettings | None = None,
+    limit: int | None = None,
 ) -> list[Dataset]:
     """:func:`find` collected into a list (closes the association before returning)."""
-    return list(find(node, level, query, cancel=cancel, local=local))
+    return list(find(node, level, query, cancel=cancel, local=local, limit=limit))
