@@ -41,7 +41,9 @@ import numpy as np
 
 if not os.environ.get("DISPLAY"):  # no X: skip VTK's X attempt (and its warning), render with EGL
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+else:  # with X (e.g. xvfb-run) the real Viewport widget is measured too, under real Qt events
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -166,9 +168,10 @@ class VtkPath:
 class QImagePath:
     def __init__(self, voxels: np.ndarray, view: int) -> None:
         from PySide6.QtCore import QRect, Qt
-        from PySide6.QtGui import QGuiApplication, QImage, QPainter, QPixmap
+        from PySide6.QtGui import QImage, QPainter, QPixmap
+        from PySide6.QtWidgets import QApplication
 
-        self.app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
+        self.app = QApplication.instance() or QApplication(sys.argv[:1])
         self.QImage, self.QPainter, self.QPixmap, self.QRect, self.Qt = QImage, QPainter, QPixmap, QRect, Qt
         self.voxels = voxels
         self.target = QImage(view, view, QImage.Format.Format_RGB32)
@@ -243,6 +246,68 @@ def run_case(name: str, voxels: np.ndarray, spacing: float, view: int, repeat: i
     return result
 
 
+def widget_case(voxels: np.ndarray, view: int, repeat: int) -> None:
+    """The Viewport widget itself, driven by Qt events: a W/L drag step is one mouse-move event
+    with the left button down (QTest), a scroll step one wheel event; each ends with the frame
+    drawn (the viewport renders synchronously). Needs X (run under xvfb-run)."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from viewer.core.pixels.voi import Window
+    from viewer.core.volume import Volume
+    from viewer.ui.viewport import Viewport
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    headers = [Dataset() for _ in range(voxels.shape[0])]
+    for k, ds in enumerate(headers):
+        ds.Modality, ds.PixelSpacing, ds.SOPInstanceUID = "CT", [0.7, 0.7], f"1.2.3.{k}"
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    viewport = Viewport()
+    viewport.resize(view, view)
+    viewport.show()
+    app.processEvents()
+    viewport.show_volume(Volume(voxels, affine_for(0.7, 2.5), headers, "1.2"), Window(40, 400))
+    g = viewport.scene.slice_geometry()
+    viewport.add_measurement("length", [g.to_patient(100, 100), g.to_patient(300, 400)])
+    viewport.add_measurement("ellipse", [g.to_patient(200, 200), g.to_patient(260, 300)])
+    app.processEvents()
+    widget = viewport.vtk_widget
+    centre = widget.rect().center()
+    QTest.mousePress(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
+    state = {"dx": 0}
+
+    def drag_step() -> None:
+        state["dx"] = (state["dx"] + 3) % 300
+        QTest.mouseMove(widget, centre + QPoint(state["dx"], 0))
+
+    wl = timed(drag_step, repeat)
+    QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
+    position = QPointF(centre)
+
+    def wheel_step() -> None:
+        if viewport.slice_index == viewport.slice_count - 1:
+            viewport.set_slice(0)
+        event = QWheelEvent(position, widget.mapToGlobal(position), QPoint(0, 0), QPoint(0, -120),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                            Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(widget, event)
+
+    viewport.set_slice(0)
+    count = voxels.shape[0] - 1
+    t0 = time.perf_counter()
+    for _ in range(count):
+        wheel_step()
+    rate = count / (time.perf_counter() - t0)
+    assert viewport.slice_index == count, "wheel events did not scroll"
+    viewport.shutdown()
+    viewport.close()
+    print(f"\n== Viewport widget (Qt events, corner text, 2 measurements), view {view}x{view} ==")
+    print(f"W/L drag step (mouse move to frame drawn): median {wl[0]:.2f} ms (fastest {wl[1]:.2f})")
+    print(f"wheel scroll: {rate:.1f} slices/s")
+
+
 def scroll_rate(show: Callable[[int], object], count: int) -> float:
     """Slices per second showing every slice once, first to last."""
     show(0)
@@ -276,7 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"VTK window: {os.environ.get('VTK_DEFAULT_OPENGL_WINDOW') or 'default (X/GLX)'}, "
           f"Qt: {os.environ.get('QT_QPA_PLATFORM')}")
 
-    run_case("CT", synthetic_ct(args.slices), 0.7, args.view, args.repeat, decode_512, 20, scroll=True)
+    ct = synthetic_ct(args.slices)
+    run_case("CT", ct, 0.7, args.view, args.repeat, decode_512, 20, scroll=True)
+    if os.environ.get("QT_QPA_PLATFORM") == "xcb":
+        widget_case(ct, args.view, args.repeat)
     run_case("mammography size", mammo, 0.07, args.view, max(5, args.repeat // 3), decode_big, 40, scroll=False)
     return 0
 

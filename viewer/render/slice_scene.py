@@ -21,8 +21,7 @@ import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (OpenGL render-window facto
 from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonCore import vtkLookupTable
 from vtkmodules.vtkCommonDataModel import vtkImageData
-from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
-from vtkmodules.vtkRenderingCore import vtkCoordinate, vtkImageSlice, vtkRenderer
+from vtkmodules.vtkRenderingCore import vtkCoordinate, vtkImageSlice, vtkRenderer, vtkTextActor
 from vtkmodules.vtkRenderingImage import vtkImageResliceMapper, vtkImageStack
 
 from viewer.core.measurements import SliceGeometry
@@ -66,11 +65,21 @@ class SliceScene:
         self.stack.AddImage(self.layer_slice)
         self.stack.SetActiveLayer(0)
         self._layer: tuple[vtkImageData, np.ndarray] | None = None
-        self.annotation = vtkCornerAnnotation()
-        self.annotation.SetMinimumFontSize(13)
-        self.annotation.SetMaximumFontSize(16)
-        self.annotation.GetTextProperty().SetColor(0.95, 0.95, 0.8)
-        self.renderer.AddViewProp(self.annotation)
+        # One text actor per corner, not a vtkCornerAnnotation: that one re-fits its font size
+        # and re-renders all four texts whenever any changes (~17 ms per W/L step on llvmpipe);
+        # a vtkTextActor re-renders only its own texture, and only when its text changed.
+        self.corner_actors: dict[str, vtkTextActor] = {}
+        for corner in CORNERS:
+            actor = vtkTextActor()
+            prop = actor.GetTextProperty()
+            prop.SetFontSize(15)
+            prop.SetColor(0.95, 0.95, 0.8)
+            prop.SetShadow(True)
+            prop.SetFontFamilyToArial()
+            prop.SetJustification(2 if corner.endswith("right") else 0)
+            prop.SetVerticalJustification(2 if corner.startswith("upper") else 0)
+            self.renderer.AddViewProp(actor)
+            self.corner_actors[corner] = actor
         self.overlays = ViewOverlays(self.renderer)
         self.reference_lines = ReferenceLines(self.renderer)
         self.measurements = MeasurementLayer(self.renderer)
@@ -309,13 +318,19 @@ class SliceScene:
             prop.SetInterpolationTypeToNearest()
 
     def set_corner_text(self, texts: dict[str, str]) -> None:
-        """Corner annotations keyed by :data:`CORNERS` names."""
-        for index, corner in enumerate(CORNERS):
-            self.annotation.SetText(index, texts.get(corner, ""))
+        """Corner annotations keyed by :data:`CORNERS` names (unchanged texts cost nothing)."""
+        for corner, actor in self.corner_actors.items():
+            text = texts.get(corner, "")
+            if actor.GetInput() != text:
+                actor.SetInput(text)
+
+    def corner_text(self, corner: str) -> str:
+        return self.corner_actors[corner].GetInput() or ""
 
     def show_annotations(self, visible: bool) -> None:
         """Corner text, edge labels, scale bar and warnings on or off (for clean screenshots)."""
-        self.annotation.SetVisibility(visible)
+        for actor in self.corner_actors.values():
+            actor.SetVisibility(visible)
         self.overlays.set_visible(visible)
 
     def set_scale_unit(self, unit: str, factor: float = 1.0) -> None:
@@ -370,5 +385,11 @@ class SliceScene:
         self.overlays.set_edge_labels(self.edge_labels)
 
     def _layout_overlays(self) -> None:
+        width, height = self.renderer.GetSize()
+        margin = 6
+        self.corner_actors["lower_left"].SetPosition(margin, margin)
+        self.corner_actors["lower_right"].SetPosition(width - margin, margin)
+        self.corner_actors["upper_left"].SetPosition(margin, height - margin)
+        self.corner_actors["upper_right"].SetPosition(width - margin, height - margin)
         self.overlays.layout(self.mm_per_pixel * self._scale_factor if self.volume is not None else 0.0)
         self.measurements.layout()

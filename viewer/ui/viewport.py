@@ -119,6 +119,7 @@ class Viewport(QWidget):
         self._angle_pending: list[np.ndarray] | None = None
         self._draft: tuple[str, list[np.ndarray]] | None = None
         self._units_per_pixel = 1.0
+        self._shapes_shown: tuple | None = None
         self._layers: dict[int, np.ndarray | None] = {}
         self._has_layers = False
         self._layer_shown: int | None = None
@@ -148,6 +149,7 @@ class Viewport(QWidget):
         lo, hi = float(sample.min()), float(sample.max())
         self._units_per_pixel = max((hi - lo) / 1024.0, 1e-3)
         self.measurements = []
+        self._shapes_shown = None
         self._layers = {}
         self._has_layers = any(_has_graphics(h) for h in volume.headers)
         self._layer_shown = None
@@ -311,6 +313,7 @@ class Viewport(QWidget):
         """Show stored measurements (any image of this series); results are recomputed from
         the pixels so a changed calibration rule cannot leave stale numbers on screen."""
         self.measurements = []
+        self._shapes_shown = None
         if self.volume is not None:
             by_uid = {self.current_uid(k): k for k in range(self.slice_count)}
             for m in measurements:
@@ -358,11 +361,21 @@ class Viewport(QWidget):
             if self.scene.is_color:
                 texts["lower_right"] = f"Zoom {self.scene.zoom:.2f}"
             self.scene.set_corner_text(texts)
-            self.scene.set_shapes(self._shapes())
+            shapes_key = self._shapes_key()
+            if shapes_key != self._shapes_shown:  # a W/L drag does not rebuild the measurement props
+                self.scene.set_shapes(self._shapes())
+                self._shapes_shown = shapes_key
             if self._has_layers and self._layer_shown != k:
                 self.scene.set_layer(self._graphics_layer(k))
                 self._layer_shown = k
         self.render()
+
+    def _shapes_key(self) -> tuple:
+        draft = None
+        if self._draft is not None:
+            draft = (self._draft[0], tuple(tuple(float(c) for c in p) for p in self._draft[1]))
+        return (id(self.volume), self.slice_index, tuple((m.id, len(m.points)) for m in self.visible_measurements()),
+                draft)
 
     def _graphics_layer(self, k: int) -> np.ndarray | None:
         """Overlay planes (PS3.3 C.9.2) and display shutter (C.7.6.11) of slice ``k`` as RGBA."""
