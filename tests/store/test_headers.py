@@ -78,8 +78,11 @@ def test_truncation_and_junk(tmp_path: Path, ct_dir: Path, data_dir: Path) -> No
 
 def test_no_pixel_data_and_header_beyond_the_prefix(tmp_path: Path, mr_dir: Path) -> None:
     ds = pydicom.dcmread(mr_dir / "000001.IMA")
-    del ds.PixelData
     ds.ImageComments = "x" * 10000  # pushes the later attributes past the first read
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.66"  # Raw Data Storage: no pixels, a valid file
+    for keyword in ("PixelData", "Rows", "Columns"):
+        delattr(ds, keyword)
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     p = tmp_path / "no_pixels.dcm"
     ds.save_as(p)
     h = read_index_header(p)
@@ -96,3 +99,54 @@ def test_bytes_reader_and_its_fallback(tmp_path: Path, data_dir: Path) -> None:
         assert isinstance(from_bytes, InstanceHeader)
         assert from_bytes.sop_uid == from_file.sop_uid and from_bytes.source == f"x.zip!{name}"
     assert not (tmp_path / "scratch").exists()
+
+
+def _element_ends(path: Path) -> set[int]:
+    """Offsets where a top-level element ends, found by a deliberately simple parser of its own."""
+    raw = path.read_bytes()
+    implicit = pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2"
+    ends, pos = set(), 132
+    while pos + 8 <= len(raw):
+        group = int.from_bytes(raw[pos:pos + 2], "little")
+        if group == 0x7FE0:
+            break
+        explicit = group == 2 or not implicit
+        if explicit and raw[pos + 4:pos + 6] in (b"OB", b"OW", b"SQ", b"UN", b"UT", b"UC", b"UR", b"OF", b"OD", b"OL"):
+            length, head = int.from_bytes(raw[pos + 8:pos + 12], "little"), 12
+        elif explicit:
+            length, head = int.from_bytes(raw[pos + 6:pos + 8], "little"), 8
+        else:
+            length, head = int.from_bytes(raw[pos + 4:pos + 8], "little"), 8
+        if length == 0xFFFFFFFF:
+            pos = raw.index(b"\xfe\xff\xdd\xe0\x00\x00\x00\x00", pos + head) + 8
+        else:
+            pos += head + length
+        ends.add(pos)
+    return ends
+
+
+@pytest.mark.parametrize("name", ["ct-pancreas-tcia/1-001.dcm", "mr-head-ctk/000001.IMA",
+                                  "mr-transfer-syntaxes/9.dcm", "transfer-syntaxes-orthanc/1.2.840.10008.1.2.4.50.dcm"])
+def test_every_cut_is_caught(tmp_path: Path, data_dir: Path, name: str) -> None:
+    """A file cut anywhere -- inside an element, exactly between two elements, inside the
+    pixel data or its fragments -- is never indexed as an instance."""
+    raw = (data_dir / name).read_bytes()
+    whole = read_index_header(data_dir / name)
+    assert isinstance(whole, InstanceHeader)
+    pixel_at = raw.find(b"\xe0\x7f\x10\x00")
+    cuts = _element_ends(data_dir / name)  # exactly between two elements: the hard case
+    assert len(cuts) > 50
+    cuts |= set(range(0, pixel_at + 16, 11))  # inside elements and element headers
+    cuts |= set(range(pixel_at, pixel_at + 16))  # inside the Pixel Data element header
+    cuts |= set(range(pixel_at, len(raw), max(1, (len(raw) - pixel_at) // 100)))  # through the pixels
+    cuts.discard(len(raw))
+    cut = tmp_path / "cut"
+    accepted = []
+    for n in sorted(cuts):
+        cut.write_bytes(raw[:n])
+        result = read_index_header(cut)
+        if isinstance(result, InstanceHeader):
+            accepted.append(n)
+        elif n >= 132:
+            assert result.kind == "failed", (n, result)
+    assert accepted == []

@@ -24,12 +24,14 @@ import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 from pydicom.valuerep import PersonName
 
 from viewer.core.errors import DicomReadError
@@ -48,6 +50,7 @@ INDEX_KEYWORDS: tuple[str, ...] = (
     "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "Modality", "BodyPartExamined",
     "FrameOfReferenceUID",
     "SOPInstanceUID", "SOPClassUID", "InstanceNumber", "NumberOfFrames",
+    "Rows",  # not indexed: an image whose file ends before its Pixel Data is truncated
 )
 _WANTED: dict[int, tuple[str, str]] = {
     tag_for_keyword(k): (k, dictionary_VR(tag_for_keyword(k))) for k in INDEX_KEYWORDS  # type: ignore[arg-type]
@@ -323,7 +326,17 @@ def _fast(f: BinaryIO, size: int, source: str) -> HeaderResult:
     texts = _decoded(values)
     if not texts.get("SOPClassUID") and sop_class_meta:
         texts["SOPClassUID"] = sop_class_meta
+    if pixel_at is None and (0x00280010 in values or _is_image_class(texts.get("SOPClassUID", ""))):
+        # the Image Pixel Module requires Pixel Data (PS3.3 C.7.6.3): the file was cut short
+        raise _Truncated("truncated: the file ends before the Pixel Data of the image")
     return _header(source, size, True, ts, lambda k: texts.get(k, ""))
+
+
+@lru_cache(maxsize=512)
+def _is_image_class(sop_class: str) -> bool:
+    """Whether instances of this SOP Class carry pixel data (the "... Image Storage" classes)."""
+    name = UID(sop_class).name if sop_class else ""
+    return "Image Storage" in name
 
 
 def _check_pixel_data(r: _Reader, pos: int, explicit: bool) -> None:
