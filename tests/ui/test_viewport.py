@@ -393,3 +393,21 @@ def test_overlay_plane_and_rectangular_shutter_are_drawn_as_layers(viewport):
     viewport.set_window(1000, 200)  # the image goes black; overlay and shutter stay
     frame = viewport.grab_frame()
     assert at(31, 31) == 255 and at(30, 3) == 255 and at(20, 20) == 0
+
+
+def test_delete_removes_the_measurement_under_the_mouse_and_keys_zoom(viewport):
+    vol = make_volume(np.zeros((1, 128, 128), np.int16))
+    viewport.show_volume(vol, Window(40, 400))
+    viewport.set_tool("length")
+    p = lambda j, i: widget_point(viewport, vol, 0, j, i)  # noqa: E731
+    drag(viewport.vtk_widget, [p(20, 20), p(20, 60), p(20, 100)])
+    drag(viewport.vtk_widget, [p(90, 20), p(90, 60), p(90, 100)])
+    _first, second = viewport.measurements
+    QTest.mouseMove(viewport.vtk_widget, p(21, 50))  # over the first line
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_Delete)
+    assert viewport.measurements == [second]
+    zoom = viewport.scene.zoom
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_Plus)
+    assert viewport.scene.zoom == pytest.approx(zoom * 1.25)
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_Minus)
+    assert viewport.scene.zoom == pytest.approx(zoom)

@@ -206,3 +206,35 @@ def test_reference_line_of_the_active_axial_slice_on_a_sagittal_view(reading):
     wheel(a.vtk_widget, 4)
     (p, _), = b.scene.reference_lines.segments
     assert p[2] == pytest.approx(50)
+
+
+def test_double_click_maximizes_and_restores(qtbot, reading):
+    grid = reading.grid
+    target = grid.viewports[2]
+    target.show_volume(make_volume(np.zeros((2, 16, 16), np.int16)), Window(40, 400))
+    QTest.mouseDClick(target.vtk_widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                      target.vtk_widget.rect().center())
+    QApplication.processEvents()
+    assert grid.maximized is target and grid.active_viewport is target
+    assert [v.isVisible() for v in grid.viewports] == [False, False, True, False]
+    assert target.scene.window == (40.0, 400.0)  # the double-click is not a W/L drag
+    QTest.mouseDClick(target.vtk_widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                      target.vtk_widget.rect().center())
+    QApplication.processEvents()
+    assert grid.maximized is None and all(v.isVisible() for v in grid.viewports)
+
+
+def test_user_presets_from_settings(reading):
+    from viewer.core.presets import with_overrides
+
+    grid = reading.grid
+    grid.set_preset_table(with_overrides([{"modality": "CT", "name": "Lung", "center": -500, "width": 1400},
+                                          {"modality": "MR", "name": "Brain T1", "center": 600, "width": 1200,
+                                           "key": "5"}]))
+    view = grid.viewports[1]
+    view.show_volume(make_volume(np.zeros((1, 16, 16), np.int16)), Window(40, 400))
+    QTest.keyClick(view.vtk_widget, Qt.Key.Key_4)
+    assert view.scene.window == (-500.0, 1400.0)
+    view.show_volume(make_volume(np.zeros((1, 16, 16), np.int16), modality="MR"), Window(40, 400))
+    QTest.keyClick(view.vtk_widget, Qt.Key.Key_5)
+    assert view.scene.window == (600.0, 1200.0)

@@ -107,6 +107,8 @@ class LayoutGrid(QWidget):
         self._active: Viewport | None = None
         self.rows, self.cols = 0, 0
         self.tool = "window"
+        self.maximized: Viewport | None = None
+        self.preset_table = None  # set by set_preset_table; None = the built-ins
         self.set_layout(rows, cols)
 
     # --- layout -------------------------------------------------------------------------------
@@ -129,6 +131,7 @@ class LayoutGrid(QWidget):
         """Show ``rows`` x ``cols`` viewports (1..4 each); extra ones are hidden, not destroyed."""
         if not (1 <= rows <= MAX_SIDE and 1 <= cols <= MAX_SIDE):
             raise ValueError(f"layout must be between 1x1 and {MAX_SIDE}x{MAX_SIDE}, got {rows}x{cols}")
+        self.maximized = None
         while len(self._frames) < rows * cols:
             self._add_frame()
         for frame in self._frames:
@@ -156,9 +159,32 @@ class LayoutGrid(QWidget):
         frame = ViewportFrame(view, self)
         self._frames.append(frame)
         view.activated.connect(lambda v=view: self.set_active(v))
+        view.double_clicked.connect(lambda v=view: self.toggle_maximized(v))
+        if self.preset_table is not None:
+            view.preset_table = self.preset_table
         view.vtk_widget.setAcceptDrops(True)
         view.vtk_widget.installEventFilter(self)
         self.viewport_added.emit(view)
+
+    def toggle_maximized(self, viewport: Viewport) -> None:
+        """Show ``viewport`` alone (double-click), or go back to the layout it came from."""
+        frames = self._frames[: self.rows * self.cols]
+        if self.maximized is None:
+            for frame in frames:
+                frame.setVisible(frame.viewport is viewport)
+            self.maximized = viewport
+        else:
+            for frame in frames:
+                frame.show()
+            self.maximized = None
+        self.set_active(viewport)
+
+    def set_preset_table(self, table) -> None:
+        """W/L presets per modality for every viewport (see viewer.core.presets.with_overrides);
+        applies to series shown from now on."""
+        self.preset_table = table
+        for view in self.all_viewports:
+            view.preset_table = table
 
     def set_active(self, viewport: Viewport) -> None:
         if viewport is self._active:

@@ -4,10 +4,11 @@ Mouse: wheel scrolls slices; the left button runs the chosen tool (:data:`TOOLS`
 default, where right widens the window and up raises the centre); right-drag zooms about the
 press point; middle-drag (or Shift+left) pans. Keys: PgUp/PgDn/arrows scroll, Home/End jump,
 0–9 apply W/L presets (:mod:`viewer.core.presets`), I inverts, R resets, F fits, A toggles
-annotations, [ and ] rotate 90°, H and V flip, N toggles interpolation (nearest for pixel
-peeping), space plays/stops cine, Delete removes the newest measurement on the image, Esc
-cancels the one being drawn. VTK's own bindings (which include 'q' = quit) are replaced: an
-observer on the style replaces the style's default handler for that event.
+annotations, [ and ] rotate 90°, H and V flip, + and - zoom, N toggles interpolation (nearest
+for pixel peeping), space plays/stops cine, Delete removes the measurement under the mouse (else
+the newest on the image), Esc cancels the one being drawn; a double-click (outside the
+measuring tools) asks the grid to maximize the viewport. VTK's own bindings (which include
+'q' = quit) are replaced: an observer on the style replaces the style's default handler.
 
 Measurements are :class:`~viewer.core.measurements.Measurement` values in patient
 coordinates; the viewport announces each one (``measurement_added``/``measurement_removed``)
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QCursor, QGuiApplication
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 
@@ -32,9 +33,9 @@ from viewer.core.orientation import ViewTransform
 from viewer.core.pixels.overlays import OVERLAY_GROUPS, overlay_layer
 from viewer.core.pixels.shutters import shutter
 from viewer.core.pixels.voi import Window, auto_window
-from viewer.core.presets import Preset, preset_for_key, presets_for
+from viewer.core.presets import BUILTIN, Preset, preset_for_key, presets_for
 from viewer.core.volume import Volume
-from viewer.render.measure_props import DrawnShape
+from viewer.render.measure_props import DrawnShape, outline
 from viewer.render.offscreen import read_frame
 from viewer.render.overlays import graphics_layer, lossy_note
 from viewer.render.slice_scene import SliceScene
@@ -67,6 +68,7 @@ class Viewport(QWidget):
     window_changed = Signal(float, float)  # center, width
     view_changed = Signal()  # zoom, pan, rotation or flip changed by the user
     activated = Signal()  # the user pressed a mouse button in this viewport
+    double_clicked = Signal()  # left double-click (the grid maximizes the viewport)
     measurement_added = Signal(object)  # Measurement
     measurement_removed = Signal(object)  # Measurement
     probed = Signal(object)  # dict with the value under the cursor (probe tool, live)
@@ -114,6 +116,7 @@ class Viewport(QWidget):
         self.presets: list[Preset] = []
         self.annotations_visible = True
         self.tool = "window"
+        self.preset_table = BUILTIN  # modality -> presets; viewer.core.presets.with_overrides for user edits
         self.measurements: list[Measurement] = []
         self._drag: _Drag | None = None
         self._angle_pending: list[np.ndarray] | None = None
@@ -144,7 +147,7 @@ class Viewport(QWidget):
         affine_spacing = float(np.linalg.norm(volume.affine[:3, 2]))
         self.scene.set_scale_unit("" if cal.kind == "pixels" else cal.unit, cal.column_spacing / affine_spacing)
         self.scene.set_warning(lossy_note(header))
-        self.presets = [] if self.scene.is_color else presets_for(header, volume.voxels)
+        self.presets = [] if self.scene.is_color else presets_for(header, volume.voxels, self.preset_table)
         sample = volume.voxels[:: max(1, volume.voxels.shape[0] // 8)]
         lo, hi = float(sample.min()), float(sample.max())
         self._units_per_pixel = max((hi - lo) / 1024.0, 1e-3)
@@ -395,8 +398,18 @@ class Viewport(QWidget):
         x, y = self.interactor.GetEventPosition()
         return int(x), int(y)
 
+    def _cursor_xy(self) -> tuple[float, float]:
+        """The mouse cursor in VTK display coordinates (for keys acting on what is under it)."""
+        pos = self.vtk_widget.mapFromGlobal(QCursor.pos())
+        ratio = self.vtk_widget.devicePixelRatioF()
+        return pos.x() * ratio, (self.vtk_widget.height() - pos.y() - 1) * ratio
+
     def _press(self, button: str) -> None:
         self.activated.emit()
+        if button == "left" and self.interactor.GetRepeatCount() and self.tool not in MEASURE_TOOLS:
+            self._drag = None
+            self.double_clicked.emit()
+            return
         if self.volume is None:
             return
         xy = self._event_xy()
@@ -518,15 +531,45 @@ class Viewport(QWidget):
             "Delete": self._delete_last,
             "BackSpace": self._delete_last,
             "Escape": self._cancel_draft,
+            "plus": lambda: self._zoom_key(1.25),
+            "equal": lambda: self._zoom_key(1.25),
+            "minus": lambda: self._zoom_key(0.8),
         }
         action = actions.get(key) or actions.get(key.lower())
         if action is not None:
             action()
 
+    def _zoom_key(self, factor: float) -> None:
+        width, height = self.scene.renderer.GetSize()
+        self.scene.zoom_at(factor, width / 2, height / 2)
+        self._refresh()
+        self.view_changed.emit()
+
+    def measurement_near(self, x: float, y: float, tolerance: float = 10.0) -> Measurement | None:
+        """The measurement on this image drawn within ``tolerance`` display pixels of (x, y)."""
+        best, best_distance = None, tolerance
+        geometry = self.scene.slice_geometry()
+        for m in self.visible_measurements():
+            line, closed = outline(DrawnShape(m.kind, m.points, "", geometry))
+            screen = np.array([self.scene.patient_to_display(p) for p in line])
+            segments = list(zip(screen, np.roll(screen, -1, axis=0)[: len(screen) - (0 if closed else 1)],
+                                strict=False)) or [(screen[0], screen[0])]
+            for a, b in segments:
+                ab = b - a
+                t = float(np.clip(((np.array([x, y]) - a) @ ab) / (ab @ ab), 0, 1)) if ab @ ab else 0.0
+                distance = float(np.linalg.norm(a + ab * t - np.array([x, y])))
+                if distance <= best_distance:
+                    best, best_distance = m, distance
+        return best
+
     def _delete_last(self) -> None:
+        """Delete: the measurement under the mouse, else the newest one on this image."""
+        target = self.measurement_near(*self._cursor_xy())
         shown = self.visible_measurements()
-        if shown:
-            self.remove_measurement(shown[-1])
+        if target is None and shown:
+            target = shown[-1]
+        if target is not None:
+            self.remove_measurement(target)
 
     def _cancel_draft(self) -> None:
         self._drag, self._angle_pending, self._draft = None, None, None
