@@ -150,3 +150,15 @@ def test_every_cut_is_caught(tmp_path: Path, data_dir: Path, name: str) -> None:
         elif n >= 132:
             assert result.kind == "failed", (n, result)
     assert accepted == []
+
+
+@pytest.mark.parametrize("name", ["1.2.840.10008.1.2.2.dcm", "1.2.840.10008.1.2.dcm", "1.2.840.10008.1.2.1.99.dcm"])
+def test_cuts_caught_on_the_pydicom_path(tmp_path: Path, data_dir: Path, name: str) -> None:
+    """Big endian, no File Meta, deflate: read by pydicom, whose short Pixel Data is measured."""
+    raw = (data_dir / "transfer-syntaxes-orthanc" / name).read_bytes()
+    cut = tmp_path / name
+    for n in (len(raw) - 1, len(raw) - 1000, len(raw) // 2):
+        cut.write_bytes(raw[:n])
+        result = read_index_header(cut)
+        assert isinstance(result, FileProblem) and result.kind == "failed", (n, result)
+        assert "truncated" in result.reason

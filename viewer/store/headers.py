@@ -35,7 +35,7 @@ from pydicom.uid import UID
 from pydicom.valuerep import PersonName
 
 from viewer.core.errors import DicomReadError
-from viewer.core.reading import is_part10, read_header
+from viewer.core.reading import is_part10, read_dataset, read_header
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # the SOP Class of a DICOMDIR (PS3.10 8)
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -400,12 +400,42 @@ def read_index_header(path: str | os.PathLike[str]) -> HeaderResult:
 
 
 def _slow(path: Path, size: int, source: str) -> HeaderResult:
+    """pydicom for what the fast walk does not handle (big endian, deflate, no File Meta).
+
+    These files are rare, so they are read whole: pydicom silently returns a short Pixel
+    Data value for a truncated file, which only the full read lets us measure.
+    """
     try:
         ds = read_header(path)
     except DicomReadError as exc:
         kind = "skipped" if exc.reason.startswith("not a DICOM file") else "failed"
         return FileProblem(source, kind, exc.reason)
-    return header_from_dataset(ds, source, size)
+    result = header_from_dataset(ds, source, size)
+    if isinstance(result, InstanceHeader) and "Rows" in ds:
+        try:
+            full = read_dataset(path, with_pixels=True)
+        except DicomReadError as exc:
+            return FileProblem(source, "failed", exc.reason)
+        problem = _short_pixel_data(full)
+        if problem:
+            return FileProblem(source, "failed", problem)
+    return result
+
+
+def _short_pixel_data(ds: Dataset) -> str | None:
+    """Why native Pixel Data is shorter than its image needs (PS3.5 8.1.1), or None."""
+    if "PixelData" not in ds:
+        return "truncated: the file ends before the Pixel Data of the image"
+    if ds["PixelData"].is_undefined_length:
+        return None  # encapsulated: a missing delimiter already failed the parse
+    try:
+        bits = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1)) * int(ds.BitsAllocated)
+        bits *= int(ds.get("NumberOfFrames", 1) or 1)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    needed = (bits + 7) // 8
+    have = len(ds.PixelData)
+    return f"truncated: pixel data has {have} of {needed} bytes" if have < needed else None
 
 
 def read_index_header_bytes(data: bytes, source: str, scratch: Path) -> HeaderResult:
