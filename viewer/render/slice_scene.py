@@ -44,6 +44,7 @@ class SliceScene:
         self.mapper = vtkImageResliceMapper()
         self.mapper.SliceFacesCameraOn()
         self.mapper.SliceAtFocalPointOn()
+        self.mapper.BorderOn()  # draw the outer pixels whole, not cut at their centres
         self.image_slice = vtkImageSlice()
         self.image_slice.SetMapper(self.mapper)
         self.image_slice.GetProperty().SetInterpolationTypeToLinear()
@@ -52,6 +53,7 @@ class SliceScene:
         self.layer_mapper = vtkImageResliceMapper()
         self.layer_mapper.SliceFacesCameraOn()
         self.layer_mapper.SliceAtFocalPointOn()
+        self.layer_mapper.BorderOn()
         self.layer_slice = vtkImageSlice()
         self.layer_slice.SetMapper(self.layer_mapper)
         layer_prop = self.layer_slice.GetProperty()

@@ -1,0 +1,129 @@
+"""SliceScene without Qt: rendered grey levels against the standard's LINEAR window, and the
+camera's rotate/flip against the patient geometry (offscreen render window, read back)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from viewer.core.pixels.voi import Window, apply_window
+from viewer.render.offscreen import OffscreenWindow
+from viewer.render.overlays import graphics_layer, lossy_note, nice_length
+from viewer.render.slice_scene import SliceScene
+
+
+def axial_affine(spacing: float = 0.5, step: float = 2.0) -> np.ndarray:
+    affine = np.eye(4)
+    affine[:3, 0] = [0, 0, step]
+    affine[:3, 1] = [0, spacing, 0]
+    affine[:3, 2] = [spacing, 0, 0]
+    affine[:3, 3] = [-50, -50, 0]
+    return affine
+
+
+@pytest.fixture
+def scene():
+    window = OffscreenWindow(400, 400)
+    window.render_window.SetMultiSamples(0)
+    s = SliceScene()
+    window.add(s.renderer)
+    s.window_for_test = window
+    yield s
+    window.close()
+
+
+def draw(scene: SliceScene, affine: np.ndarray, k: int, j: float, i: float) -> np.ndarray:
+    """The rendered RGB at voxel (k, j, i)."""
+    frame = scene.window_for_test.frame()
+    x, y = scene.patient_to_display((affine @ [k, j, i, 1.0])[:3])
+    return frame[frame.shape[0] - 1 - round(y - 0.5), round(x - 0.5)]
+
+
+@pytest.mark.parametrize(("center", "width"), [(40, 400), (-600, 1500), (35, 2)])
+def test_rendered_grey_follows_the_dicom_linear_window(scene, center, width):
+    values = np.linspace(-700, 800, 100).round().astype(np.int16)
+    voxels = np.repeat(values[None, None, :], 20, axis=1)  # 1 slice, 20 rows, 100 columns
+    affine = axial_affine(spacing=1.0)
+    scene.set_volume(voxels, affine)
+    scene.set_interpolation(False)
+    scene.set_window(center, width)
+    scene.show_annotations(False)
+    want = apply_window(values, Window(center, width)) * 255
+    got = np.array([float(draw(scene, affine, 0, 10, i)[0]) for i in range(100)])
+    assert np.abs(got - want).max() <= 1.0, np.abs(got - want).max()
+    scene.set_inverted(True)
+    got = np.array([float(draw(scene, affine, 0, 10, i)[0]) for i in range(100)])
+    assert np.abs(got - (255 - want)).max() <= 1.0
+
+
+def test_rotation_and_flip_move_a_marker_where_the_labels_say(scene):
+    voxels = np.zeros((1, 64, 64), np.int16)
+    voxels[0, 5:12, 50:60] = 1000  # patient left (+x) and anterior (-y): upper right when unrotated
+    affine = axial_affine()
+    scene.set_volume(voxels, affine)
+    scene.set_interpolation(False)
+    scene.set_window(500, 1000)
+    scene.show_annotations(False)
+
+    def marker_quadrant() -> tuple[str, str]:
+        frame = scene.window_for_test.frame()
+        rows, cols = np.nonzero(frame[..., 0] > 200)
+        h, w = frame.shape[:2]
+        return ("top" if rows.mean() < h / 2 else "bottom"), ("left" if cols.mean() < w / 2 else "right")
+
+    def label_of(edge: str) -> str:
+        return getattr(scene.edge_labels, edge)
+
+    for action in (None, "cw", "flip_h", "cw", "flip_v", "ccw"):
+        if action == "cw":
+            scene.rotate(True)
+        elif action == "ccw":
+            scene.rotate(False)
+        elif action == "flip_h":
+            scene.flip(True)
+        elif action == "flip_v":
+            scene.flip(False)
+        vertical, horizontal = marker_quadrant()
+        # the marker is anterior and to the patient's left: those letters label its two edges
+        assert {label_of(vertical), label_of(horizontal)} == {"A", "L"}, (action, scene.edge_labels)
+
+
+def test_colour_zoom_pan_and_picking(scene):
+    rgb = np.zeros((2, 32, 48, 3), np.uint8)
+    rgb[..., 0] = np.arange(48, dtype=np.uint8)[None, None, :] * 5
+    rgb[..., 1] = 77
+    rgb[1, ..., 2] = 200
+    affine = axial_affine()
+    scene.set_volume(rgb, affine)
+    scene.set_interpolation(False)
+    scene.set_slice(1)
+    assert tuple(int(v) for v in draw(scene, affine, 1, 16, 20)) == (100, 77, 200)
+    scene.set_zoom(2.0)
+    scene.set_pan(3.0, -2.0)
+    assert scene.zoom == pytest.approx(2.0) and scene.pan == pytest.approx((3.0, -2.0))
+    x, y = scene.patient_to_display((affine @ [1, 14, 26, 1.0])[:3])
+    assert 0 <= x < 400 and 0 <= y < 400
+    assert np.allclose(scene.display_to_patient(x, y), (affine @ [1, 14, 26, 1.0])[:3], atol=1e-6)
+    assert tuple(int(v) for v in draw(scene, affine, 1, 14, 26)) == (130, 77, 200)
+    # 2x zoom: the voxel 1.75 mm left of the view centre is 1.75 / (24 mm / 400 px / 2) px left of it
+    assert x == pytest.approx(200 - 1.75 / (24 / 400 / 2), abs=0.01)
+
+
+def test_overlay_helpers():
+    assert [nice_length(v) for v in (0.7, 3, 17, 260)] == [0.5, 2, 10, 200]
+    shown = np.ones((4, 4), bool)
+    shown[:, 0] = False
+    overlay = np.zeros((4, 4), bool)
+    overlay[2, 2] = True
+    layer = graphics_layer(overlay, shown, 0.5)
+    assert tuple(layer[0, 0]) == (128, 128, 128, 255) and tuple(layer[2, 2]) == (255, 255, 255, 255)
+    assert layer[1, 1, 3] == 0 and graphics_layer(None, None) is None
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.LossyImageCompression = "01"
+    ds.LossyImageCompressionRatio = [12, 3.5]
+    ds.LossyImageCompressionMethod = ["ISO_10918_1", "ISO_15444_1"]
+    assert lossy_note(ds) == "LOSSY COMPRESSED 12:1 3.5:1 ISO_10918_1 ISO_15444_1"
+    ds.LossyImageCompression = "00"
+    assert lossy_note(ds) == ""
