@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -438,10 +439,11 @@ def _short_pixel_data(ds: Dataset) -> str | None:
     return f"truncated: pixel data has {have} of {needed} bytes" if have < needed else None
 
 
-def read_index_header_bytes(data: bytes, source: str, scratch: Path) -> HeaderResult:
-    """Like :func:`read_index_header` for bytes in memory (a ZIP member).
+def read_index_header_bytes(data: bytes, source: str, scratch: Path | None = None) -> HeaderResult:
+    """Like :func:`read_index_header` for bytes in memory (a ZIP member, a received instance).
 
-    The pydicom fallback needs a file; ``scratch`` is a path it may write and remove.
+    The pydicom fallback needs a file: ``scratch`` (a path it may write and remove), else a
+    temporary file.
     """
     try:
         return _fast(io.BytesIO(data), len(data), source)
@@ -449,6 +451,10 @@ def read_index_header_bytes(data: bytes, source: str, scratch: Path) -> HeaderRe
         return FileProblem(source, "failed", str(exc))
     except (_Fallback, struct.error, UnicodeDecodeError, LookupError):
         pass
+    if scratch is None:
+        fd, name = tempfile.mkstemp(prefix="lightbox-", suffix=".dcm")
+        os.close(fd)
+        scratch = Path(name)
     scratch.write_bytes(data)
     try:
         result = _slow(scratch, len(data), source)

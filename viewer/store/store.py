@@ -38,7 +38,7 @@ from viewer.core.reading import read_dataset
 from viewer.core.tasks import CancelToken, ProgressCallback
 from viewer.store.db import Database
 from viewer.store.header_worker import HeaderWorkers
-from viewer.store.headers import FileProblem, InstanceHeader, header_from_dataset
+from viewer.store.headers import FileProblem, InstanceHeader, header_from_dataset, read_index_header_bytes
 from viewer.store.layout import (
     STORE_DIR,
     copy_atomic,
@@ -208,9 +208,26 @@ class Store:
         if isinstance(header, FileProblem):
             raise StoreError(f"cannot cache the instance received from {source}: {header.reason}")
         data = encode_part10(ds)
-        ts = str(pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=[]).file_meta
-                 .TransferSyntaxUID)
-        header = replace(header, size=len(data), transfer_syntax=ts)
+        ts = str(ds.file_meta.TransferSyntaxUID) if "TransferSyntaxUID" in getattr(ds, "file_meta", ()) \
+            else ExplicitVRLittleEndian
+        return self._add_one(replace(header, size=len(data), transfer_syntax=ts), data, source)
+
+    def add_part10(self, data: bytes, *, source: str = "network") -> str:
+        """Like :meth:`add_dataset` for an instance already encoded as a PS3.10 file.
+
+        The fast path for receivers: a C-STORE data set as the peer sent it, behind its File
+        Meta Information, is stored byte for byte; nothing is re-encoded in Python (the
+        encoding is most of :meth:`add_dataset`'s cost). Raises :class:`StoreError` for bytes
+        that are not a complete DICOM instance.
+        """
+        header = read_index_header_bytes(data, source)
+        if isinstance(header, FileProblem):
+            raise StoreError(f"cannot cache the instance received from {source}: {header.reason}")
+        if not header.part10:
+            raise StoreError(f"cannot cache the instance received from {source}: not a PS3.10 file")
+        return self._add_one(header, data, source)
+
+    def _add_one(self, header: InstanceHeader, data: bytes, source: str) -> str:
         report = ImportReport()
         self._commit([Item(header, data=data)], report, source=source)
         if report.failures:
