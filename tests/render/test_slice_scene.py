@@ -127,3 +127,22 @@ def test_overlay_helpers():
     assert lossy_note(ds) == "LOSSY COMPRESSED 12:1 3.5:1 ISO_10918_1 ISO_15444_1"
     ds.LossyImageCompression = "00"
     assert lossy_note(ds) == ""
+
+
+def test_gantry_tilted_stack_shows_each_slice_where_its_position_says(scene):
+    # 20° tilt: each 2 mm step along z also moves 0.73 mm along y (C.7.6.2.1.1 positions)
+    affine = axial_affine(spacing=0.5, step=2.0)
+    affine[:3, 0] = [0, 2.0 * np.tan(np.radians(20)), 2.0]
+    voxels = np.zeros((12, 80, 80), np.int16)
+    for k in range(12):
+        voxels[k, 30 + k, 40] = 1000  # one bright voxel per slice, a different row each time
+    scene.set_volume(voxels, affine)
+    scene.set_interpolation(False)
+    scene.set_window(500, 1000)
+    scene.show_annotations(False)
+    for k in (0, 5, 11):
+        scene.set_slice(k)
+        assert draw(scene, affine, k, 30 + k, 40)[0] == 255, k
+        assert draw(scene, affine, k, 30 + k + 2, 40)[0] == 0
+        g = scene.slice_geometry(k)
+        assert np.allclose(g.to_patient(30 + k, 40), (affine @ [k, 30 + k, 40, 1.0])[:3])

@@ -127,7 +127,7 @@ class SliceScene:
         """The LPS centre of slice ``k``."""
         assert self.volume is not None
         rows, cols = self.volume.buffer.shape[1:3]
-        origin = np.array(self.volume.image.GetOrigin())
+        origin = self.volume.origin
         sx, sy, _ = self.volume.image.GetSpacing()
         in_plane = self.volume.row_dir * sx * (cols - 1) / 2 + self.volume.col_dir * sy * (rows - 1) / 2
         return origin + in_plane + self.volume.slice_step * k
@@ -137,7 +137,7 @@ class SliceScene:
         assert self.volume is not None
         k = self.slice_index if k is None else k
         sx, sy, _ = self.volume.image.GetSpacing()
-        origin = np.array(self.volume.image.GetOrigin()) + self.volume.slice_step * k
+        origin = self.volume.origin + self.volume.slice_step * k
         return SliceGeometry(origin, self.volume.row_dir, self.volume.col_dir, sx, sy)
 
     def set_slice(self, k: int) -> int:
@@ -148,6 +148,7 @@ class SliceScene:
         camera = self.renderer.GetActiveCamera()
         delta = (self.slice_point(k) - np.array(camera.GetFocalPoint())) @ self.volume.normal
         self._shift_camera(self.volume.normal * delta)
+        self.volume.place_slice(k)
         self.slice_index = k
         return k
 

@@ -25,6 +25,17 @@ class VtkVolume:
     row_dir: np.ndarray  # unit LPS direction of increasing column index i
     col_dir: np.ndarray  # unit LPS direction of increasing row index j
     normal: np.ndarray  # unit slice normal, row_dir x col_dir
+    origin: np.ndarray  # LPS of voxel (0, 0, 0)
+    shear: np.ndarray  # in-plane LPS shift per slice (gantry tilt): slice_step minus its normal part
+
+    def place_slice(self, k: int) -> None:
+        """Put slice ``k`` at its true position in VTK's (unsheared) image.
+
+        vtkImageData cannot shear, so a gantry-tilted stack is stored as if its slices were
+        stacked along the normal; moving the origin by ``shear * k`` lands slice ``k`` exactly
+        where Image Position (Patient) says, which is all a 2D view of slice ``k`` needs.
+        """
+        self.image.SetOrigin(*(self.origin + self.shear * k))
 
 
 def to_vtk_image(voxels: np.ndarray, affine: np.ndarray) -> VtkVolume:
@@ -36,9 +47,8 @@ def to_vtk_image(voxels: np.ndarray, affine: np.ndarray) -> VtkVolume:
     sx, sy = float(np.linalg.norm(step_i)), float(np.linalg.norm(step_j))
     row_dir, col_dir = step_i / sx, step_j / sy
     normal = np.cross(row_dir, col_dir)
-    # Slices are placed along the normal; a gantry tilt's in-plane shift is kept in the
-    # per-slice origin by the MPR path (viewer.render.mpr); for the 2D view the spacing
-    # along the normal is what matters.
+    # Slices are placed along the normal; a gantry tilt's in-plane shift is applied per shown
+    # slice (VtkVolume.place_slice) for the 2D view, and by the MPR path (viewer.render.mpr).
     sz = float(abs(step_k @ normal)) if slices > 1 else float(np.linalg.norm(step_k)) or 1.0
     image = vtkImageData()
     image.SetDimensions(cols, rows, slices)
@@ -49,4 +59,6 @@ def to_vtk_image(voxels: np.ndarray, affine: np.ndarray) -> VtkVolume:
     image.SetDirectionMatrix(direction.ravel().tolist())
     scalars = numpy_to_vtk(buffer.reshape(-1, components) if components > 1 else buffer.ravel(), deep=False)
     image.GetPointData().SetScalars(scalars)
-    return VtkVolume(image, buffer, step_k, row_dir, col_dir, normal)
+    origin = affine[:3, 3].astype(float)
+    shear = step_k - normal * sign * (sz or 1.0) if slices > 1 else np.zeros(3)
+    return VtkVolume(image, buffer, step_k, row_dir, col_dir, normal, origin, shear)
