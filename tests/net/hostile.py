@@ -113,7 +113,8 @@ class QRPeer:
       * ``"fail"``        - answer the C-GET/C-MOVE with status ``status`` at once;
       * ``"stall"``       - never answer the C-GET/C-MOVE/C-FIND (until the peer is stopped);
       * ``"slow"``        - ``delay`` seconds between instances, honouring C-CANCEL.
-    ``find_models`` limits which C-FIND models it accepts (Patient Root only, for the fallback).
+    ``find_models`` / ``retrieve_models`` limit the information models it accepts (Patient
+    Root only, for the fallbacks).
     For C-MOVE it sends to ``move_dest`` = (AET, port) when the AET matches, else 0xA801.
     """
 
@@ -126,18 +127,23 @@ class QRPeer:
         delay: float = 0.0,
         move_dest: tuple[str, int] | None = None,
         find_models: tuple[str, ...] = (StudyRootQueryRetrieveInformationModelFind,),
+        retrieve_models: tuple[str, ...] = (
+            StudyRootQueryRetrieveInformationModelGet,
+            StudyRootQueryRetrieveInformationModelMove,
+        ),
     ) -> None:
         self.datasets, self.mode, self.n, self.status, self.delay = datasets, mode, n, status, delay
         self.move_dest = move_dest
         self.release = threading.Event()
         self.cancelled = False
         self.find_requests: list[Dataset] = []
+        self.retrieve_requests: list[Dataset] = []
         ae = AE("HOSTILE")
         ae.add_supported_context(Verification)
         for sop in find_models:
             ae.add_supported_context(sop)
-        ae.add_supported_context(StudyRootQueryRetrieveInformationModelGet)
-        ae.add_supported_context(StudyRootQueryRetrieveInformationModelMove)
+        for sop in retrieve_models:
+            ae.add_supported_context(sop)
         for cx in StoragePresentationContexts:
             ae.add_supported_context(cx.abstract_syntax, scu_role=False, scp_role=True)
         ae.add_requested_context(CTImageStorage)
@@ -160,6 +166,7 @@ class QRPeer:
         self.server.shutdown()
 
     def _serve(self, event: Any) -> Iterator[Any]:
+        self.retrieve_requests.append(event.identifier)
         if self.mode == "fail":
             yield len(self.datasets)
             yield self.status, None

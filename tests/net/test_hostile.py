@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelFind
+from pynetdicom.sop_class import (
+    PatientRootQueryRetrieveInformationModelFind,
+    PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
+)
 
 from viewer.core.tasks import CancelToken
 from viewer.net.echo import echo
@@ -209,3 +213,20 @@ def test_patient_root_fallback(ct_datasets: list) -> None:
     levels = [str(r.QueryRetrieveLevel) for r in peer.find_requests]
     assert levels == ["PATIENT", "STUDY"]
     assert peer.find_requests[1].PatientID == ct_datasets[0].PatientID
+
+
+@pytest.mark.parametrize("method", ["get", "move"])
+def test_patient_root_retrieve_fallback(method: str, ct_datasets: list, tmp_path: Path) -> None:
+    """A peer with Patient Root retrieve only: the identifier carries the Patient ID, looked up first."""
+    study, series = _study(ct_datasets)
+    local = LocalSettings(ae_title="LBTEST", port=free_port(), bind_host="127.0.0.1")
+    with QRPeer(
+        ct_datasets,
+        move_dest=("LBTEST", local.port),
+        find_models=(PatientRootQueryRetrieveInformationModelFind,),
+        retrieve_models=(PatientRootQueryRetrieveInformationModelGet, PatientRootQueryRetrieveInformationModelMove),
+    ) as peer:
+        report = retrieve(_node(peer.port), study, series, method=method, sink=FolderSink(tmp_path), local=local)
+    assert report.ok and report.received == N, report.summary()
+    (request,) = peer.retrieve_requests
+    assert request.PatientID == ct_datasets[0].PatientID and request.QueryRetrieveLevel == "SERIES"

@@ -45,6 +45,8 @@ from pydicom.uid import (
 from pynetdicom import StoragePresentationContexts, build_context, build_role, evt
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.sop_class import (
+    PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
     StudyRootQueryRetrieveInformationModelGet,
     StudyRootQueryRetrieveInformationModelMove,
 )
@@ -53,8 +55,8 @@ from viewer.core.errors import NetError
 from viewer.core.tasks import CancelToken, Progress, ProgressCallback
 from viewer.net import status as st
 from viewer.net.association import associate, raise_lost
-from viewer.net.errors import ConfigError, StatusError
-from viewer.net.find import find
+from viewer.net.errors import ConfigError, ServiceNotSupported, StatusError
+from viewer.net.find import find, find_all
 from viewer.net.nodes import LocalSettings, RemoteNode
 from viewer.net.sink import InstanceSink, handle_store
 from viewer.net.storescp import StorageSCP, next_message_id
@@ -96,7 +98,7 @@ MAX_CONTEXTS = 128
 
 def get_contexts(sop_classes: Iterable[str] | None = None) -> list[PresentationContext]:
     """Storage contexts to offer (with the SCP role) on a C-GET association."""
-    budget = MAX_CONTEXTS - 1  # one for the C-GET model itself
+    budget = MAX_CONTEXTS - 2  # two for the C-GET models (Study Root, Patient Root)
     rich = list(dict.fromkeys(sop_classes)) if sop_classes else COMMON_IMAGE_CLASSES
     per_class = 1 + len(COMPRESSED_SYNTAXES)
     rich = rich[: budget // per_class]
@@ -324,9 +326,10 @@ def _get(
     grace: float,
     sop_classes: Iterable[str] | None,
 ) -> None:
-    sop = StudyRootQueryRetrieveInformationModelGet
-    contexts = [build_context(sop), *get_contexts(sop_classes)]
-    roles = [build_role(uid, scp_role=True) for uid in dict.fromkeys(cx.abstract_syntax for cx in contexts[1:])]
+    models = (StudyRootQueryRetrieveInformationModelGet, PatientRootQueryRetrieveInformationModelGet)
+    storage = get_contexts(sop_classes)
+    contexts = [*map(build_context, models), *storage]
+    roles = [build_role(uid, scp_role=True) for uid in dict.fromkeys(cx.abstract_syntax for cx in storage)]
 
     def deliver(ds: Dataset) -> None:
         sink(ds)
@@ -337,11 +340,12 @@ def _get(
     with associate(
         node,
         contexts,
-        service="Study Root C-GET",
+        service="Study or Patient Root C-GET",
         calling_aet=local.ae_title,
         ext_neg=roles,
         evt_handlers=handlers,
     ) as (assoc, watch):
+        sop = _pick_model(assoc, node, models, ident, local)
         msg_id = next_message_id()
         with _Canceller(assoc, msg_id, sop, cancel, grace) as canceller:
             try:
@@ -378,30 +382,31 @@ def _move(
             raise ConfigError("C-MOVE without a running storage SCP needs a sink")
         own_scp = scp = StorageSCP(local, sink)
         scp.start()  # PortInUse surfaces here, before we ask the peer for anything
-    sop = StudyRootQueryRetrieveInformationModelMove
+    models = (StudyRootQueryRetrieveInformationModelMove, PatientRootQueryRetrieveInformationModelMove)
     msg_id = next_message_id()
     try:
         with scp.route(*uids, sink=sink, msg_id=msg_id) as route:
             try:
-                with (
-                    associate(node, [build_context(sop)], service="Study Root C-MOVE", calling_aet=local.ae_title) as (
-                        assoc,
-                        watch,
-                    ),
-                    _Canceller(assoc, msg_id, sop, cancel, grace) as canceller,
-                ):
-                    try:
-                        _drive(
-                            assoc.send_c_move(ident, scp.ae_title, sop, msg_id=msg_id),
-                            report,
-                            "C-MOVE",
-                            node,
-                            lambda: raise_lost(assoc, watch, node, "C-MOVE"),
-                            progress,
-                            canceller,
-                        )
-                    except NetError as exc:
-                        report.error = exc
+                with associate(
+                    node,
+                    [build_context(m) for m in models],
+                    service="Study or Patient Root C-MOVE",
+                    calling_aet=local.ae_title,
+                ) as (assoc, watch):
+                    sop = _pick_model(assoc, node, models, ident, local)
+                    with _Canceller(assoc, msg_id, sop, cancel, grace) as canceller:
+                        try:
+                            _drive(
+                                assoc.send_c_move(ident, scp.ae_title, sop, msg_id=msg_id),
+                                report,
+                                "C-MOVE",
+                                node,
+                                lambda: raise_lost(assoc, watch, node, "C-MOVE"),
+                                progress,
+                                canceller,
+                            )
+                        except NetError as exc:
+                            report.error = exc
             finally:
                 report.received = len(route.received)
                 report.received_sop_uids = list(route.received)
@@ -423,6 +428,23 @@ def _move(
             f"{node.label}: reports {report.completed} instances sent but {report.received} arrived here; "
             f"does it map AE title {scp.ae_title!r} to this host and port {scp.port}?"
         )
+
+
+def _pick_model(assoc: Any, node: RemoteNode, models: tuple[str, str], ident: Dataset, local: LocalSettings) -> str:
+    """Study Root if accepted, else Patient Root, whose identifier also needs the Patient ID
+    (PS3.4 C.6.1.2: the patient level is the top of that hierarchy); we look it up with C-FIND."""
+    accepted = {cx.abstract_syntax for cx in assoc.accepted_contexts}
+    study_root, patient_root = models
+    if study_root in accepted:
+        return study_root
+    if patient_root in accepted:
+        if "PatientID" not in ident:
+            studies = find_all(node, "STUDY", {"study_uid": str(ident.StudyInstanceUID)}, local=local)
+            if not studies:
+                raise NetError(f"{node.label}: study {ident.StudyInstanceUID} not found (needed its Patient ID)")
+            ident.PatientID = studies[0].get("PatientID", "")
+        return patient_root
+    raise ServiceNotSupported(node.label, "Study or Patient Root retrieve")
 
 
 def missing_instances(
