@@ -162,6 +162,11 @@ def test_toolbar_selects_the_tool_for_every_viewport(reading):
     view = reading.grid.viewports[0]
     view.show_volume(make_volume(np.zeros((1, 16, 16), np.int16)), Window(40, 400))
     toolbar.smooth.setChecked(False)
+    toolbar.tool_actions["ellipse"].trigger()
+    assert toolbar.measure_button.defaultAction() is toolbar.tool_actions["ellipse"]
+    assert reading.grid.viewports[0].tool == "ellipse"
+    toolbar.sync_actions["scroll_enabled"].setChecked(False)
+    assert not reading.sync.scroll_enabled
     assert not view.scene.interpolated
 
 

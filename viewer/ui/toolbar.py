@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from viewer.ui.layout_grid import LAYOUTS, MAX_SIDE, LayoutGrid
 from viewer.ui.sync import ViewportSync
+from viewer.ui.viewport import MEASURE_TOOLS
 
 TOOL_LABELS = {
     "window": ("W/L", "Window/level: drag right for a wider window, up for a higher centre"),
@@ -54,8 +55,18 @@ class ReadingToolbar(QToolBar):
             action = QAction(label, self, checkable=True, toolTip=tip)
             action.triggered.connect(lambda _=False, t=tool: self.select_tool(t))
             group.addAction(action)
-            self.addAction(action)
             self.tool_actions[tool] = action
+            if tool not in MEASURE_TOOLS:
+                self.addAction(action)
+        # the six measuring tools share one button (the last one used), to keep the bar narrow
+        self.measure_button = QToolButton(self)
+        self.measure_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        measure_menu = QMenu("Measure", self)
+        for tool in MEASURE_TOOLS:
+            measure_menu.addAction(self.tool_actions[tool])
+        self.measure_button.setMenu(measure_menu)
+        self.measure_button.setDefaultAction(self.tool_actions["length"])
+        self.addWidget(self.measure_button)
         self.tool_actions[grid.tool].setChecked(True)
         self.addSeparator()
         self.layout_menu = QMenu("Layout", self)
@@ -65,7 +76,7 @@ class ReadingToolbar(QToolBar):
         self._menu_button("Layout", self.layout_menu)
         self.presets_menu = QMenu("Presets", self)
         self.presets_menu.aboutToShow.connect(self._fill_presets)
-        self._menu_button("W/L presets", self.presets_menu)
+        self._menu_button("Presets", self.presets_menu)
         self.addSeparator()
         view = lambda method, *args: (lambda: getattr(grid.active_viewport, method)(*args))  # noqa: E731
         self.addAction("⟲", view("rotate", False)).setToolTip("Rotate 90° counter-clockwise ([)")
@@ -79,7 +90,7 @@ class ReadingToolbar(QToolBar):
         self.smooth.toggled.connect(lambda on: grid.active_viewport.set_interpolation(on))
         self.addAction(self.smooth)
         self.addSeparator()
-        self.cine = QAction("▶ Cine", self, checkable=True, toolTip="Play/stop (space)")
+        self.cine = QAction("▶", self, checkable=True, toolTip="Play/stop (space)")
         self.cine.toggled.connect(self._toggle_cine)
         self.addAction(self.cine)
         self.fps = QDoubleSpinBox(self)
@@ -90,14 +101,20 @@ class ReadingToolbar(QToolBar):
         self.fps.setToolTip("Cine rate; 'file fps' follows Frame Time / Frame Time Vector")
         self.addWidget(self.fps)
         if sync is not None:
-            self.addSeparator()
-            for label, attr in (("Sync scroll", "scroll_enabled"), ("Link W/L", "window_enabled"),
-                                ("Link zoom", "zoom_pan_enabled")):
+            self.sync_menu = QMenu("Sync", self)
+            self.sync_actions: dict[str, QAction] = {}
+            for label, attr in (("Synchronised scrolling", "scroll_enabled"),
+                                ("Linked W/L", "window_enabled"),
+                                ("Linked zoom/pan", "zoom_pan_enabled"),
+                                ("Reference lines", "reference_lines_enabled")):
                 action = QAction(label, self, checkable=True, checked=getattr(sync, attr))
-                action.toggled.connect(lambda on, a=attr: setattr(sync, a, on))
-                self.addAction(action)
-            self.addAction("Align", sync.capture_offsets).setToolTip(
+                action.toggled.connect(lambda on, a=attr: self._set_sync(a, on))
+                self.sync_menu.addAction(action)
+                self.sync_actions[attr] = action
+            self.sync_menu.addSeparator()
+            self.sync_menu.addAction("Align shown slices", sync.capture_offsets).setToolTip(
                 "Take the slices now shown as the same anatomy (for priors without a shared frame of reference)")
+            self._menu_button("Sync", self.sync_menu)
         grid.active_changed.connect(self._active_changed)
 
     def _menu_button(self, text: str, menu: QMenu) -> None:
@@ -110,7 +127,15 @@ class ReadingToolbar(QToolBar):
     def select_tool(self, tool: str) -> None:
         self.grid.set_tool(tool)
         self.tool_actions[tool].setChecked(True)
+        if tool in MEASURE_TOOLS:
+            self.measure_button.setDefaultAction(self.tool_actions[tool])
         self.tool_changed.emit(tool)
+
+    def _set_sync(self, attr: str, on: bool) -> None:
+        assert self.sync is not None
+        setattr(self.sync, attr, on)
+        if attr == "reference_lines_enabled":
+            self.sync.update_reference_lines()
 
     def _fill_presets(self) -> None:
         self.presets_menu.clear()
