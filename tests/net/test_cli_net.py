@@ -198,3 +198,22 @@ def test_listen_receives_a_storescu_push_into_the_cache(tmp_path: Path, mr_dir: 
     with Store.open(h) as store:
         studies = store.studies()
         assert len(studies) == 1 and studies[0].instance_count == 10
+
+
+def test_move_uses_the_running_apps_scp(home: Path, local, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The app's SCP holds the local port: the CLI moves to it instead of failing on the port."""
+    from viewer.net.sink import FolderSink
+    from viewer.net.storescp import StorageSCP
+
+    app_inbox = tmp_path / "app"
+    with StorageSCP(local, FolderSink(app_inbox)) as app_scp:
+        code = lb(home, "retrieve", "pacs", "--study", CT_STUDY, "--series", CT_SERIES, "--method", "move", "--json")
+        assert app_scp.received == CT_COUNT
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "belongs to a running Lightbox storage SCP" in captured.err
+    assert json.loads(captured.out)["completed"] == CT_COUNT
+    assert len(list(app_inbox.glob("*.dcm"))) == CT_COUNT
+    with StorageSCP(local, FolderSink(app_inbox)):  # a folder target cannot go to the app's cache
+        assert lb(home, "retrieve", "pacs", "--study", CT_STUDY, "--method", "move", "--to", str(tmp_path / "x")) == 2
+    assert "cannot listen on port" in capsys.readouterr().err

@@ -42,6 +42,7 @@ from viewer.core.home import lightbox_home
 from viewer.core.tasks import CancelToken, Progress
 from viewer.net import dicomweb
 from viewer.net.echo import echo
+from viewer.net.errors import PortInUse
 from viewer.net.find import FindQuery, as_list, find
 from viewer.net.nodes import DicomWebNode, LocalSettings, NetConfig, RemoteNode, load_config, save_config
 from viewer.net.retrieve import RetrieveReport, retrieve
@@ -384,7 +385,21 @@ def run_find(args: argparse.Namespace) -> int:
 def _retrieve_exit(report: RetrieveReport) -> int:
     if report.ok:
         return EXIT_OK
-    return EXIT_PARTIAL if report.received else EXIT_FAILURE
+    return EXIT_PARTIAL if report.received or report.completed else EXIT_FAILURE
+
+
+def _app_scp_answers(local: LocalSettings) -> bool:
+    """Whether our own AE title answers C-ECHO on the local port (the app's storage SCP)."""
+    try:
+        echo(
+            RemoteNode(
+                "local SCP", local.ae_title, "127.0.0.1", local.port, connect_timeout=3, acse_timeout=5, dimse_timeout=5
+            ),
+            local,
+        )
+    except LightboxError:
+        return False
+    return True
 
 
 def run_retrieve(args: argparse.Namespace) -> int:
@@ -410,16 +425,35 @@ def run_retrieve(args: argparse.Namespace) -> int:
         if isinstance(node, DicomWebNode):
             report = dicomweb.wado(node, args.study, args.series, sink=sink, progress=progress, cancel=token)
         else:
-            report = retrieve(
-                node,
-                args.study,
-                args.series,
-                method=args.method,
-                sink=sink,
-                progress=progress,
-                cancel=token,
-                local=cfg.local,
-            )
+            try:
+                report = retrieve(
+                    node,
+                    args.study,
+                    args.series,
+                    method=args.method,
+                    sink=sink,
+                    progress=progress,
+                    cancel=token,
+                    local=cfg.local,
+                )
+            except PortInUse:
+                if args.to or not _app_scp_answers(cfg.local):
+                    raise
+                print(
+                    f"lightbox: port {cfg.local.port} belongs to a running Lightbox storage SCP "
+                    f"({cfg.local.ae_title}); the instances go to its cache",
+                    file=sys.stderr,
+                )
+                report = retrieve(
+                    node,
+                    args.study,
+                    args.series,
+                    method="move",
+                    progress=progress,
+                    cancel=token,
+                    local=cfg.local,
+                    move_to=cfg.local.ae_title,
+                )
     finally:
         if store is not None:
             store.close()

@@ -271,6 +271,7 @@ def retrieve(
     *,
     local: LocalSettings | None = None,
     scp: StorageSCP | None = None,
+    move_to: str | None = None,
     cancel_grace: float = 5.0,
     sop_classes: Iterable[str] | None = None,
 ) -> RetrieveReport:
@@ -279,6 +280,8 @@ def retrieve(
     ``method`` defaults to the node's setting. For C-MOVE, ``scp`` is a running storage SCP
     (the app's); without one, a :class:`StorageSCP` on ``local.port`` runs for the duration.
     The move destination is ``local.ae_title`` (or the running SCP's): the peer must know it.
+    ``move_to`` moves to an AE title whose storage SCP runs elsewhere (e.g. the running app's,
+    when the CLI finds the port taken): nothing is received here, the counts are the peer's.
     Raises before anything is transferred (connection, association, port in use); after
     that, problems land in the report. ``sop_classes`` (C-GET only) narrows the storage
     contexts offered to those classes, each with every transfer syntax (see :func:`get_contexts`).
@@ -308,6 +311,7 @@ def retrieve(
                 scp,
                 cancel_grace,
                 (study_uid, series_uid, sops),
+                move_to,
             )
     finally:
         report.seconds = time.perf_counter() - start
@@ -375,38 +379,22 @@ def _move(
     scp: StorageSCP | None,
     grace: float,
     uids: tuple[str, str | None, frozenset[str] | None],
+    move_to: str | None,
 ) -> None:
+    msg_id = next_message_id()
+    if move_to:  # another process's SCP receives: we only see the peer's counts
+        _send_move(node, ident, report, progress, cancel, local, grace, move_to, msg_id)
+        return
     own_scp = None
     if scp is None:
         if sink is None:
             raise ConfigError("C-MOVE without a running storage SCP needs a sink")
         own_scp = scp = StorageSCP(local, sink)
         scp.start()  # PortInUse surfaces here, before we ask the peer for anything
-    models = (StudyRootQueryRetrieveInformationModelMove, PatientRootQueryRetrieveInformationModelMove)
-    msg_id = next_message_id()
     try:
         with scp.route(*uids, sink=sink, msg_id=msg_id) as route:
             try:
-                with associate(
-                    node,
-                    [build_context(m) for m in models],
-                    service="Study or Patient Root C-MOVE",
-                    calling_aet=local.ae_title,
-                ) as (assoc, watch):
-                    sop = _pick_model(assoc, node, models, ident, local)
-                    with _Canceller(assoc, msg_id, sop, cancel, grace) as canceller:
-                        try:
-                            _drive(
-                                assoc.send_c_move(ident, scp.ae_title, sop, msg_id=msg_id),
-                                report,
-                                "C-MOVE",
-                                node,
-                                lambda: raise_lost(assoc, watch, node, "C-MOVE"),
-                                progress,
-                                canceller,
-                            )
-                        except NetError as exc:
-                            report.error = exc
+                _send_move(node, ident, report, progress, cancel, local, grace, scp.ae_title, msg_id)
             finally:
                 report.received = len(route.received)
                 report.received_sop_uids = list(route.received)
@@ -421,13 +409,45 @@ def _move(
             "Move destination unknown",
             f"the peer does not know AE title {scp.ae_title!r}; register it there with host and port {scp.port}",
         )
-    if cancel is not None and cancel.cancelled:
-        report.cancelled = True
     if report.error is None and not report.cancelled and report.completed > report.received:
         report.error = NetError(
             f"{node.label}: reports {report.completed} instances sent but {report.received} arrived here; "
             f"does it map AE title {scp.ae_title!r} to this host and port {scp.port}?"
         )
+
+
+def _send_move(
+    node: RemoteNode,
+    ident: Dataset,
+    report: RetrieveReport,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    local: LocalSettings,
+    grace: float,
+    destination: str,
+    msg_id: int,
+) -> None:
+    """The C-MOVE association itself: request, pending responses, C-CANCEL."""
+    models = (StudyRootQueryRetrieveInformationModelMove, PatientRootQueryRetrieveInformationModelMove)
+    with associate(
+        node, [build_context(m) for m in models], service="Study or Patient Root C-MOVE", calling_aet=local.ae_title
+    ) as (assoc, watch):
+        sop = _pick_model(assoc, node, models, ident, local)
+        with _Canceller(assoc, msg_id, sop, cancel, grace) as canceller:
+            try:
+                _drive(
+                    assoc.send_c_move(ident, destination, sop, msg_id=msg_id),
+                    report,
+                    "C-MOVE",
+                    node,
+                    lambda: raise_lost(assoc, watch, node, "C-MOVE"),
+                    progress,
+                    canceller,
+                )
+            except NetError as exc:
+                report.error = exc
+    if cancel is not None and cancel.cancelled:
+        report.cancelled = True
 
 
 def _pick_model(assoc: Any, node: RemoteNode, models: tuple[str, str], ident: Dataset, local: LocalSettings) -> str:
