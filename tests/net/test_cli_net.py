@@ -217,3 +217,32 @@ def test_move_uses_the_running_apps_scp(home: Path, local, tmp_path: Path, capsy
     with StorageSCP(local, FolderSink(app_inbox)):  # a folder target cannot go to the app's cache
         assert lb(home, "retrieve", "pacs", "--study", CT_STUDY, "--method", "move", "--to", str(tmp_path / "x")) == 2
     assert "cannot listen on port" in capsys.readouterr().err
+
+
+def test_resume_fetches_only_what_is_missing(home: Path, pacs: dict, local, capsys: pytest.CaptureFixture) -> None:
+    from viewer.net.retrieve import missing_instances, retrieve
+
+    from .helpers import pacs_node
+
+    node = pacs_node(pacs)
+    first_five = sorted(missing_instances(node, CT_STUDY, [], local=local)[CT_SERIES])[:5]
+    with Store.open(home) as store:
+        report = retrieve(
+            node,
+            CT_STUDY,
+            CT_SERIES,
+            first_five,
+            method="get",
+            sink=lambda ds: store.add_dataset(ds, source="test"),
+            local=local,
+        )
+        assert report.received == 5
+    capsys.readouterr()
+    assert lb(home, "retrieve", "pacs", "--study", CT_STUDY, "--resume", "--json") == 0
+    out = capsys.readouterr()
+    assert "5 instances already here, 129 to fetch" in out.err
+    assert json.loads(out.out)["received"] == CT_COUNT - 5
+    with Store.open(home) as store:
+        assert len(store.instances(CT_SERIES)) == CT_COUNT
+    assert lb(home, "retrieve", "pacs", "--study", CT_STUDY, "--resume") == 0
+    assert "134 instances already here, 0 to fetch" in capsys.readouterr().err

@@ -45,7 +45,7 @@ from viewer.net.echo import echo
 from viewer.net.errors import PortInUse
 from viewer.net.find import FindQuery, as_list, find
 from viewer.net.nodes import DicomWebNode, LocalSettings, NetConfig, RemoteNode, load_config, save_config
-from viewer.net.retrieve import RetrieveReport, retrieve
+from viewer.net.retrieve import RetrieveReport, missing_instances, retrieve
 from viewer.net.send import SendReport, send
 from viewer.net.sink import FolderSink, InstanceSink
 from viewer.net.storescp import StorageSCP
@@ -128,6 +128,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--series", metavar="UID")
     p.add_argument("--method", choices=["move", "get"], help="default: the node's setting")
     p.add_argument("--to", metavar="DIR", help="write files into DIR instead of the cache")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="fetch only instances not yet in the cache (or DIR): finishes an interrupted retrieve",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_retrieve)
 
@@ -388,6 +393,69 @@ def _retrieve_exit(report: RetrieveReport) -> int:
     return EXIT_PARTIAL if report.received or report.completed else EXIT_FAILURE
 
 
+def _retrieve_dimse(
+    args: argparse.Namespace,
+    cfg: NetConfig,
+    node: RemoteNode,
+    series: str | None,
+    sop_uids: list[str] | None,
+    sink: InstanceSink,
+    progress: Any,
+    token: CancelToken,
+) -> RetrieveReport:
+    try:
+        return retrieve(
+            node,
+            args.study,
+            series,
+            sop_uids,
+            method=args.method,
+            sink=sink,
+            progress=progress,
+            cancel=token,
+            local=cfg.local,
+        )
+    except PortInUse:
+        if args.to or not _app_scp_answers(cfg.local):
+            raise
+        print(
+            f"lightbox: port {cfg.local.port} belongs to a running Lightbox storage SCP "
+            f"({cfg.local.ae_title}); the instances go to its cache",
+            file=sys.stderr,
+        )
+        return retrieve(
+            node,
+            args.study,
+            series,
+            sop_uids,
+            method="move",
+            progress=progress,
+            cancel=token,
+            local=cfg.local,
+            move_to=cfg.local.ae_title,
+        )
+
+
+def _merge(reports: list[RetrieveReport], method: str) -> RetrieveReport:
+    """One report for several retrieves (``--resume`` fetches series by series)."""
+    if len(reports) == 1:
+        return reports[0]
+    out = RetrieveReport(method=method, status=0 if not reports else None)  # type: ignore[arg-type]
+    for r in reports:
+        out.completed += r.completed
+        out.failed += r.failed
+        out.warning += r.warning
+        out.received += r.received
+        out.received_sop_uids += r.received_sop_uids
+        out.failed_sop_uids += r.failed_sop_uids
+        out.cancelled = out.cancelled or r.cancelled
+        out.error = out.error or r.error
+        out.seconds += r.seconds
+        if r.status not in (0, None) or out.status is None:
+            out.status, out.status_text = r.status, r.status_text
+    return out
+
+
 def _app_scp_answers(local: LocalSettings) -> bool:
     """Whether our own AE title answers C-ECHO on the local port (the app's storage SCP)."""
     try:
@@ -425,35 +493,23 @@ def run_retrieve(args: argparse.Namespace) -> int:
         if isinstance(node, DicomWebNode):
             report = dicomweb.wado(node, args.study, args.series, sink=sink, progress=progress, cancel=token)
         else:
-            try:
-                report = retrieve(
-                    node,
-                    args.study,
-                    args.series,
-                    method=args.method,
-                    sink=sink,
-                    progress=progress,
-                    cancel=token,
-                    local=cfg.local,
-                )
-            except PortInUse:
-                if args.to or not _app_scp_answers(cfg.local):
-                    raise
+            if args.resume:
+                if store is not None:
+                    have = {r.sop_uid for r in store.study_instances(args.study)}
+                else:
+                    have = {p.stem for p in Path(args.to).glob("*.dcm")}
+                todo = missing_instances(node, args.study, have, local=cfg.local)
+                if args.series:
+                    todo = {k: v for k, v in todo.items() if k == args.series}
                 print(
-                    f"lightbox: port {cfg.local.port} belongs to a running Lightbox storage SCP "
-                    f"({cfg.local.ae_title}); the instances go to its cache",
+                    f"lightbox: {len(have)} instances already here, {sum(map(len, todo.values()))} to fetch",
                     file=sys.stderr,
                 )
-                report = retrieve(
-                    node,
-                    args.study,
-                    args.series,
-                    method="move",
-                    progress=progress,
-                    cancel=token,
-                    local=cfg.local,
-                    move_to=cfg.local.ae_title,
-                )
+                parts = [(series, uids) for series, uids in todo.items()]
+            else:
+                parts = [(args.series, None)]
+            reports = [_retrieve_dimse(args, cfg, node, series, uids, sink, progress, token) for series, uids in parts]
+            report = _merge(reports, args.method or node.retrieve)
     finally:
         if store is not None:
             store.close()
