@@ -411,3 +411,25 @@ def test_delete_removes_the_measurement_under_the_mouse_and_keys_zoom(viewport):
     assert viewport.scene.zoom == pytest.approx(zoom * 1.25)
     QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_Minus)
     assert viewport.scene.zoom == pytest.approx(zoom)
+
+
+def test_real_siemens_overlay_is_drawn_where_its_bits_are(viewport):
+    from pydicom.data import get_testdata_file
+
+    from viewer.core.pixels.overlays import overlay_layer
+
+    volume = load_volume([get_testdata_file("MR-SIEMENS-DICOM-WithOverlays.dcm")])
+    bits = overlay_layer(volume.headers[0])
+    assert bits is not None and bits.sum() > 100
+    viewport.set_interpolation(False)
+    viewport.show_volume(volume, Window(450, 790))
+    viewport.set_window(100_000, 2)  # every pixel is below the window: black except the overlay
+    frame = viewport.grab_frame()
+    h = frame.shape[0]
+    on = np.argwhere(bits)[:: max(1, int(bits.sum()) // 40)]
+    for j, i in on:
+        row, col = screen_pixel(viewport.scene.renderer, volume.affine, 0, j, i, h)
+        assert frame[row, col, 0] == 255, (j, i)
+    off = np.argwhere(~bits[100:380, 100:380])[::997] + 100
+    drawn = [frame[screen_pixel(viewport.scene.renderer, volume.affine, 0, j, i, h)][0] for j, i in off]
+    assert max(drawn) == 0
