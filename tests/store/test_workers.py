@@ -72,15 +72,41 @@ def test_a_dead_worker_is_not_fatal(store: Store, ct_dir: Path, mr_dir: Path, sm
     real_map = HeaderWorkers.map
 
     def dying_map(self: HeaderWorkers, chunks: list[list[str]]):
-        for i, results in enumerate(real_map(self, chunks)):
-            if i == 0:
-                self.procs[1].kill()
-                self.procs[1].wait()
-            yield results
+        self.procs[1].kill()  # one worker dies before it could answer
+        self.procs[1].wait()
+        yield from real_map(self, chunks)
 
     monkeypatch.setattr(HeaderWorkers, "map", dying_map)
     _started(store)
     report = store.import_paths([ct_dir, mr_dir], link=True)
     assert (report.imported, report.skipped, report.failed) == (234, 4, 0)
-    assert any("stopped" in w and "this process" in w for w in report.warnings)
+    assert any(w.startswith("header worker") and "in this process" in w for w in report.warnings)
     assert sum(s.instance_count for s in store.studies()) == 234
+
+
+def test_long_paths_do_not_deadlock_the_pipes(tmp_path: Path, mr_dir: Path) -> None:
+    """Chunks of ~1 KiB paths overflow a 64 KiB pipe: the workers must keep reading anyway."""
+    import threading
+
+    folder = tmp_path
+    for level in range(4):
+        folder = folder / (f"{level}" * 240)
+    folder.mkdir(parents=True)
+    source = mr_dir / "000001.IMA"
+    files = []
+    for i in range(600):
+        link = folder / f"{i:04d}-{'x' * 200}"
+        link.hardlink_to(source)
+        files.append(str(link))
+    assert len(files[0]) > 1000
+    chunks = [files[i:i + 64] for i in range(0, len(files), 64)]
+    results: list = []
+    workers = HeaderWorkers(2)
+    reader = threading.Thread(target=lambda: results.extend(r for c in workers.map(chunks) for r in c))
+    reader.start()
+    reader.join(timeout=60)
+    try:
+        assert not reader.is_alive(), "parent and workers deadlocked on full pipes"
+        assert len(results) == 600 and all(r.sop_uid == results[0].sop_uid for r in results)
+    finally:
+        workers.kill()

@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import select
 import subprocess
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,15 +126,27 @@ class HeaderWorkers:
 
 
 def main() -> None:
+    """Answer each chunk of paths with its header results, in order, until stdin closes.
+
+    A thread drains stdin into a queue, so the parent's writes never wait on a worker that is
+    itself waiting for the parent to read its results (a pipe holds only 64 KiB).
+    """
     warnings.simplefilter("ignore")  # problems come back as FileProblem values, not warnings
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    chunks: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunks.put(pickle.load(stdin))
+            except (EOFError, OSError, pickle.UnpicklingError):
+                chunks.put(None)
+                return
+
+    threading.Thread(target=drain, daemon=True).start()
     pickle.dump(READY, stdout)
     stdout.flush()
-    while True:
-        try:
-            paths = pickle.load(stdin)
-        except EOFError:
-            return
+    while (paths := chunks.get()) is not None:
         pickle.dump(read_index_headers(paths), stdout, protocol=pickle.HIGHEST_PROTOCOL)
         stdout.flush()
 

@@ -39,6 +39,11 @@ def temp_path(final: Path) -> Path:
     return final.with_name(f"{final.name}.{os.getpid()}.part")
 
 
+# fdatasync flushes the data and the metadata needed to read it back (size), not timestamps:
+# all that a temp file needs before its rename (POSIX fdatasync(2)).
+_datasync = getattr(os, "fdatasync", os.fsync)
+
+
 def fsync_dir(folder: Path) -> None:
     """Make the renames in ``folder`` durable (a no-op where directories cannot be synced)."""
     if os.name == "nt":  # directories cannot be opened for fsync on Windows
@@ -61,7 +66,7 @@ def write_atomic(final: Path, write: Callable[[BinaryIO], None], *, sync_dir: bo
         with open(tmp, "wb") as f:
             write(f)
             f.flush()
-            os.fsync(f.fileno())
+            _datasync(f.fileno())
             size = f.tell()
         os.replace(tmp, final)
     except BaseException:
