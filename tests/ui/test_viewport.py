@@ -433,3 +433,26 @@ def test_real_siemens_overlay_is_drawn_where_its_bits_are(viewport):
     off = np.argwhere(~bits[100:380, 100:380])[::997] + 100
     drawn = [frame[screen_pixel(viewport.scene.renderer, volume.affine, 0, j, i, h)][0] for j, i in off]
     assert max(drawn) == 0
+
+
+def test_real_ybr_jpeg_renders_the_decoded_rgb(viewport, data_dir):
+    volume = load_volume([data_dir / "transfer-syntaxes-orthanc" / "1.2.840.10008.1.2.4.50.dcm"])
+    assert volume.voxels.shape[-1] == 3 and volume.headers[0].PhotometricInterpretation == "YBR_FULL_422"
+    viewport.set_interpolation(False)
+    viewport.show_volume(volume, Window(40, 400))
+    viewport.toggle_annotations()
+    frame = viewport.grab_frame()
+    h = frame.shape[0]
+    rgb = volume.voxels[0].astype(int)
+    colourful = np.argwhere(np.ptp(rgb, axis=2) > 60)  # the Doppler colour map, not grey
+    colours = set()
+    for j, i in colourful[:: max(1, len(colourful) // 80)]:
+        if not (1 <= j < 479 and 1 <= i < 639):
+            continue
+        patch = rgb[j - 1 : j + 2, i - 1 : i + 2]
+        row, col = screen_pixel(viewport.scene.renderer, volume.affine, 0, j, i, h)
+        got = frame[row, col].astype(int)  # within the 3x3 neighbourhood's range, per channel
+        low, high = patch.min(axis=(0, 1)), patch.max(axis=(0, 1))
+        assert ((got >= low - 1) & (got <= high + 1)).all(), (j, i, got, low, high)
+        colours.add(tuple(rgb[j, i] // 32))
+    assert len(colours) > 3
