@@ -162,3 +162,12 @@ def test_cuts_caught_on_the_pydicom_path(tmp_path: Path, data_dir: Path, name: s
         result = read_index_header(cut)
         assert isinstance(result, FileProblem) and result.kind == "failed", (n, result)
         assert "truncated" in result.reason
+
+
+def test_retired_date_and_time_forms_are_normalised(data_dir: Path) -> None:
+    """ACR-NEMA "1997.04.24" / "14:04:38" (PS3.5 6.2 retired forms) index as 19970424 / 140438."""
+    path = data_dir / "transfer-syntaxes-orthanc" / "1.2.840.10008.1.2.2.dcm"
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    assert (ds.StudyDate, ds.StudyTime) == ("1997.04.24", "14:04:38")
+    h = read_index_header(path)
+    assert (h.study_date, h.study_time) == ("19970424", "140438")

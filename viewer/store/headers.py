@@ -267,6 +267,24 @@ def _int(text: str) -> int | None:
             return None
 
 
+def _da(text: str) -> str:
+    """A date as YYYYMMDD; ACR-NEMA's "YYYY.MM.DD" (still found on old media) is converted.
+
+    PS3.5 6.2 (DA) lists the dotted form as a retired format; indexing the standard one keeps
+    date-range queries and newest-first sorting right.
+    """
+    if len(text) == 10 and text[4] == "." and text[7] == ".":
+        return text.replace(".", "")
+    return text
+
+
+def _tm(text: str) -> str:
+    """A time as HHMMSS[.F]; the retired "HH:MM:SS" form (PS3.5 6.2, TM) is converted."""
+    if len(text) >= 8 and text[2] == ":" and text[5] == ":":
+        return text[:2] + text[3:5] + text[6:]
+    return text
+
+
 def _header(source: str, size: int, part10: bool, ts: str, get: Callable[[str], str]) -> HeaderResult:
     missing = [k for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID") if not get(k)]
     if missing:
@@ -276,8 +294,8 @@ def _header(source: str, size: int, part10: bool, ts: str, get: Callable[[str], 
         # empty trailing components and groups carry no meaning (PS3.5 6.2.1.1): "A^B=" is "A^B"
         patient_name=get("PatientName").rstrip("=^ "), patient_id=get("PatientID"),
         issuer=get("IssuerOfPatientID"),
-        birth_date=get("PatientBirthDate"), sex=get("PatientSex"),
-        study_uid=get("StudyInstanceUID"), study_date=get("StudyDate"), study_time=get("StudyTime"),
+        birth_date=_da(get("PatientBirthDate")), sex=get("PatientSex"),
+        study_uid=get("StudyInstanceUID"), study_date=_da(get("StudyDate")), study_time=_tm(get("StudyTime")),
         study_description=get("StudyDescription"), accession=get("AccessionNumber"),
         referring_physician=get("ReferringPhysicianName").rstrip("=^ "), study_id=get("StudyID"),
         series_uid=get("SeriesInstanceUID"), series_number=_int(get("SeriesNumber")),
