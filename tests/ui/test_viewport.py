@@ -456,3 +456,21 @@ def test_real_ybr_jpeg_renders_the_decoded_rgb(viewport, data_dir):
         assert ((got >= low - 1) & (got <= high + 1)).all(), (j, i, got, low, high)
         colours.add(tuple(rgb[j, i] // 32))
     assert len(colours) > 3
+
+
+def test_middle_drag_pans_scroll_tool_drags_slices_and_n_toggles_interpolation(viewport):
+    vol = make_volume(np.zeros((30, 128, 128), np.int16))
+    viewport.show_volume(vol, Window(40, 400))
+    w = viewport.vtk_widget
+    c = w.rect().center()
+    mm_per_pixel = viewport.scene.mm_per_pixel
+    drag(w, [c, c + QPoint(20, 10), c + QPoint(40, 20)], Qt.MouseButton.MiddleButton)
+    right, up = viewport.scene.pan
+    assert right == pytest.approx(-40 * mm_per_pixel, abs=mm_per_pixel) and up == pytest.approx(20 * mm_per_pixel,
+                                                                                                 abs=mm_per_pixel)
+    viewport.set_tool("scroll")
+    drag(w, [c, c + QPoint(0, 30), c + QPoint(0, 60)])  # 6 px per slice, down = forward
+    assert viewport.slice_index == 10
+    assert viewport.scene.interpolated
+    QTest.keyClick(w, Qt.Key.Key_N)
+    assert not viewport.scene.interpolated
