@@ -105,3 +105,34 @@ def test_sigkill_mid_import_leaves_consistent_index(lightbox_home: Path, ct_dir:
         assert report.duplicate == done_before
         assert sum(st.instance_count for st in store.studies()) == 234
         assert len(_files_under(home / "store")) == 234
+
+
+def test_recovery_only_touches_dead_writers_files(lightbox_home: Path, mr_dir: Path) -> None:
+    """Journal entries of a dead process are cleaned; a live writer's are left alone; indexed
+    files are never deleted even if a journal entry names them."""
+    with Store.open(lightbox_home) as store:
+        store.import_paths([mr_dir / "000001.IMA"])
+        (indexed,) = store.study_instances(store.studies()[0].study_uid)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    stray = lightbox_home / "store" / "1.2.3" / "4.5.6" / "7.8.9.dcm"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"half a file")
+    part = stray.with_name(f"{stray.name}.{dead}.part")
+    part.write_bytes(b"half a temp file")
+    busy = lightbox_home / "store" / "1.2.3" / "4.5.6" / "busy.dcm"
+    busy.write_bytes(b"being written right now")
+    conn = sqlite3.connect(lightbox_home / "index.sqlite")
+    conn.executemany("INSERT INTO pending_file(path, pid) VALUES (?, ?)", [
+        ("store/1.2.3/4.5.6/7.8.9.dcm", int(dead)),
+        (indexed.path.relative_to(lightbox_home).as_posix(), int(dead)),
+        ("store/1.2.3/4.5.6/busy.dcm", os.getpid()),
+    ])
+    conn.commit()
+    conn.close()
+    with Store.open(lightbox_home) as store:
+        assert not stray.exists() and not part.exists()
+        assert indexed.path.is_file()
+        assert busy.exists()
+        assert index_rows(lightbox_home, "SELECT path FROM pending_file") == [("store/1.2.3/4.5.6/busy.dcm",)]
+        assert store.recover() == 0
