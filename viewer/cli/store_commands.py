@@ -1,10 +1,11 @@
 """Cache commands: ``lightbox import | ls | export | rm``.
 
-Exit codes: 0 success; 1 partial (some files failed or conflicted; they are listed);
-2 usage or fatal error (message on stderr).
+Exit codes: 0 success; 1 partial (``import``: some files failed or conflicted with a cached
+instance of the same SOP Instance UID; all are listed); 2 usage or fatal error, including a
+cancelled import (message on stderr, nothing on stdout).
 
 ``--json`` output (stable; one JSON object on stdout, UTF-8, keys never removed, new keys may
-be added):
+be added; paths are absolute; a file inside a ZIP is ``ARCHIVE!MEMBER``):
 
 ``lightbox import PATH... [--link] --json``::
 
