@@ -474,3 +474,20 @@ def test_middle_drag_pans_scroll_tool_drags_slices_and_n_toggles_interpolation(v
     assert viewport.scene.interpolated
     QTest.keyClick(w, Qt.Key.Key_N)
     assert not viewport.scene.interpolated
+
+
+def test_measurements_on_a_multi_frame_instance_stay_on_their_frame(viewport):
+    from pydicom.data import get_testdata_file
+
+    volume = load_volume([get_testdata_file("emri_small.dcm")])  # 10 frames, one SOP Instance UID
+    assert len({h.SOPInstanceUID for h in volume.headers}) == 1 and volume.voxels.shape[0] == 10
+    viewport.show_volume(volume, Window(400, 800))
+    viewport.set_slice(3)
+    g = viewport.scene.slice_geometry()
+    m = viewport.add_measurement("length", [g.to_patient(10, 10), g.to_patient(10, 40)])
+    assert (m.sop_instance_uid, m.frame) == (volume.headers[3].SOPInstanceUID, 3)
+    viewport.set_slice(4)
+    assert viewport.visible_measurements() == []
+    viewport.set_measurements([Measurement.from_dict(m.to_dict())])
+    viewport.set_slice(3)
+    assert [x.id for x in viewport.visible_measurements()] == [m.id]

@@ -123,6 +123,7 @@ class Viewport(QWidget):
         self._draft: tuple[str, list[np.ndarray]] | None = None
         self._units_per_pixel = 1.0
         self._shapes_shown: tuple | None = None
+        self._image_keys: list[tuple[str, int]] = []
         self._layers: dict[int, np.ndarray | None] = {}
         self._has_layers = False
         self._layer_shown: int | None = None
@@ -153,6 +154,7 @@ class Viewport(QWidget):
         self._units_per_pixel = max((hi - lo) / 1024.0, 1e-3)
         self.measurements = []
         self._shapes_shown = None
+        self._image_keys = []
         self._layers = {}
         self._has_layers = any(_has_graphics(h) for h in volume.headers)
         self._layer_shown = None
@@ -289,18 +291,32 @@ class Viewport(QWidget):
         k = self.slice_index if k is None else k
         return str(self.volume.headers[k].get("SOPInstanceUID") or f"slice-{k}")
 
+    def image_key(self, k: int | None = None) -> tuple[str, int]:
+        """(SOP Instance UID, 0-based frame) of slice ``k``: the frames of a multi-frame
+        instance share its UID and are told apart by their order in the volume."""
+        assert self.volume is not None
+        if len(self._image_keys) != self.slice_count:
+            seen: dict[str, int] = {}
+            self._image_keys = []
+            for n in range(self.slice_count):
+                uid = self.current_uid(n)
+                self._image_keys.append((uid, seen.get(uid, 0)))
+                seen[uid] = seen.get(uid, 0) + 1
+        return self._image_keys[self.slice_index if k is None else k]
+
     def visible_measurements(self) -> list[Measurement]:
         if self.volume is None:
             return []
-        uid = self.current_uid()
-        return [m for m in self.measurements if m.sop_instance_uid == uid]
+        uid, frame = self.image_key()
+        return [m for m in self.measurements if m.sop_instance_uid == uid and m.frame == frame]
 
     def add_measurement(self, kind: str, points: list[np.ndarray], label: str = "") -> Measurement:
         """Measure on the shown image through LPS ``points`` and keep the result."""
         assert self.volume is not None
         k = self.slice_index
         result = measure(kind, points, self.scene.slice_geometry(k), self.volume.voxels[k], self.volume.headers[k])
-        m = Measurement(kind, [tuple(p) for p in points], self.current_uid(k), result, label=label)
+        uid, frame = self.image_key(k)
+        m = Measurement(kind, [tuple(p) for p in points], uid, result, frame=frame, label=label)
         self.measurements.append(m)
         self._refresh()
         self.measurement_added.emit(m)
@@ -318,9 +334,9 @@ class Viewport(QWidget):
         self.measurements = []
         self._shapes_shown = None
         if self.volume is not None:
-            by_uid = {self.current_uid(k): k for k in range(self.slice_count)}
+            by_key = {self.image_key(k): k for k in range(self.slice_count)}
             for m in measurements:
-                k = by_uid.get(m.sop_instance_uid)
+                k = by_key.get((m.sop_instance_uid, m.frame))
                 if k is not None:
                     m.result = measure(m.kind, m.points, self.scene.slice_geometry(k),
                                        self.volume.voxels[k], self.volume.headers[k])
@@ -385,7 +401,7 @@ class Viewport(QWidget):
         if k not in self._layers:
             assert self.volume is not None
             header = self.volume.headers[k]
-            frame = k if k and header is self.volume.headers[0] else 0  # multi-frame: one header
+            frame = self.image_key(k)[1]
             rows, cols = self.volume.voxels.shape[1:3]
             cut = shutter(header)
             self._layers[k] = graphics_layer(
