@@ -147,7 +147,8 @@ class Viewport(QWidget):
         cal = calibration(header)
         affine_spacing = float(np.linalg.norm(volume.affine[:3, 2]))
         self.scene.set_scale_unit("" if cal.kind == "pixels" else cal.unit, cal.column_spacing / affine_spacing)
-        self.scene.set_warning(lossy_note(header))
+        # any lossy slice marks the series: a radiologist must know before reading fine detail
+        self.scene.set_warning(next((note for h in volume.headers if (note := lossy_note(h))), ""))
         self.presets = [] if self.scene.is_color else presets_for(header, volume.voxels, self.preset_table)
         sample = volume.voxels[:: max(1, volume.voxels.shape[0] // 8)]
         lo, hi = float(sample.min()), float(sample.max())
