@@ -7,11 +7,12 @@ encoded elements itself for the transfer syntaxes that cover nearly every file o
 VR Little Endian outside the pixel data; PS3.5 A.1-A.4), keeps only the values in
 :data:`INDEX_KEYWORDS` and stops at Pixel Data. Everything unusual -- big endian, deflate,
 a dataset without File Meta, an element that does not parse -- falls back to pydicom through
-:func:`viewer.core.reading.read_header`, so the fast path never guesses.
+:mod:`viewer.core.reading` (reading those rare files whole), so the fast path never guesses.
 
 Because the walk reaches the Pixel Data element, it also checks that the file is long enough
 for it (a defined length ends inside the file; encapsulated pixel data ends with a Sequence
-Delimitation Item, PS3.5 A.4): a truncated copy from a scratched CD is reported, not indexed.
+Delimitation Item, PS3.5 A.4), and that an image has Pixel Data at all: a truncated copy from
+a scratched CD is reported, not indexed.
 
 Functions here are picklable top-level functions: the importer runs them in worker
 processes.
@@ -56,7 +57,6 @@ INDEX_KEYWORDS: tuple[str, ...] = (
 _WANTED: dict[int, tuple[str, str]] = {
     tag_for_keyword(k): (k, dictionary_VR(tag_for_keyword(k))) for k in INDEX_KEYWORDS  # type: ignore[arg-type]
 }
-_LAST_WANTED = max(_WANTED)
 
 
 def _swapped(tag: int) -> int:
@@ -66,14 +66,14 @@ def _swapped(tag: int) -> int:
 
 _WANTED_SWAPPED = {_swapped(t): (t, vr) for t, (_k, vr) in _WANTED.items()}
 _PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}  # Pixel Data, Float / Double Float Pixel Data
-_PIXEL_SWAPPED = frozenset((t & 0xFFFF) << 16 | t >> 16 for t in _PIXEL_TAGS)
+_PIXEL_SWAPPED = frozenset(_swapped(t) for t in _PIXEL_TAGS)
 # VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 7.1.2, table 7.1-1)
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _TEXT_VRS = {"PN", "LO", "SH", "ST", "LT", "UC", "UT"}
 _FAST_CHARSETS = {"": "latin_1", "ISO_IR 6": "latin_1", "ISO_IR 100": "latin_1", "ISO_IR 192": "utf_8"}
 _SEQ_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _UNDEFINED = 0xFFFFFFFF
-_HH, _H, _I = struct.Struct("<HH"), struct.Struct("<H"), struct.Struct("<I")
+_H, _I = struct.Struct("<H"), struct.Struct("<I")
 PREFIX = 8192  # the header of nearly every image fits; longer ones are read on demand
 
 
