@@ -76,13 +76,15 @@ def _request(
     try:
         return urllib.request.urlopen(req, timeout=node.timeout, context=ctx)
     except urllib.error.HTTPError as exc:
-        detail = exc.read(500).decode("utf-8", "replace").strip()
+        body = exc.read()
+        detail = body[:500].decode("utf-8", "replace").strip()
         hint = {
             401: " (check the user name and password / token)",
             403: " (not allowed for this account)",
             404: " (no such study/series, or wrong service URL)",
         }.get(exc.code, "")
-        raise DicomWebError(url, f"{exc.reason}{hint}" + (f": {detail}" if detail else ""), exc.code) from exc
+        reason = f"{exc.reason}{hint}" + (f": {detail}" if detail else "")
+        raise DicomWebError(url, reason, exc.code, body) from exc
     except urllib.error.URLError as exc:
         raise _transport_error(node, url, exc.reason) from exc
     except TimeoutError as exc:
@@ -323,11 +325,13 @@ def _stow_batch(node: DicomWebNode, parts: list[tuple[str, bytes]], report: Send
         with _request(node, "/studies", method="POST", body=body, accept=DICOM_JSON, headers=headers) as rsp:
             raw = rsp.read()
     except DicomWebError as exc:
-        if exc.http_status == 409 and exc.reason:  # conflict: some failed, body says which
-            raw = exc.reason.partition(": ")[2].encode()
-        else:
+        if exc.http_status != 409:  # 409 Conflict: none stored, the body says why (PS3.18 10.5.3)
             raise
-    answer = Dataset.from_json(json.loads(raw)) if raw.strip() else Dataset()
+        raw = exc.body
+    try:
+        answer = Dataset.from_json(json.loads(raw)) if raw.strip() else Dataset()
+    except ValueError as exc:
+        raise DicomWebError(node.url + "/studies", f"STOW-RS answer is not DICOM JSON: {exc}") from exc
     failed = {str(item.get("ReferencedSOPInstanceUID", "")): item for item in answer.get("FailedSOPSequence", [])}
     stored = {str(item.get("ReferencedSOPInstanceUID", "")) for item in answer.get("ReferencedSOPSequence", [])}
     for name, data in parts:

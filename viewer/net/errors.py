@@ -160,10 +160,11 @@ class PortInUse(NetError):
 class DicomWebError(NetError):
     """A DICOMweb request failed (HTTP status or transport error)."""
 
-    def __init__(self, url: str, reason: str, http_status: int | None = None) -> None:
+    def __init__(self, url: str, reason: str, http_status: int | None = None, body: bytes = b"") -> None:
         self.url = url
         self.http_status = http_status
         self.reason = reason
+        self.body = body  # the server's answer, e.g. a STOW-RS failure list with HTTP 409
         code = f"HTTP {http_status}: " if http_status else ""
         super().__init__(f"{url}: {code}{reason}")
 
