@@ -187,7 +187,15 @@ class Store:
         cancel: CancelToken | None = None,
         on_batch: Callable[[list[str]], None] | None = None,
     ) -> ImportReport:
-        """Import files, folders, DICOMDIR media and ZIP archives (see :mod:`viewer.store.importer`)."""
+        """Import files, folders, DICOMDIR media and ZIP archives (see :mod:`viewer.store.importer`).
+
+        Copies into the managed store unless ``link`` (index in place; files inside ZIPs are
+        copied anyway). Run it on a worker thread: ``progress`` (an :class:`ImportProgress`)
+        and ``on_batch`` (the study UIDs a just-committed batch added to) are called on that
+        thread, after each batch. A set ``cancel`` stops after the batch being written;
+        committed batches stay, and the report says ``cancelled``. Bad files never raise:
+        they are counted and listed in the report with their reasons.
+        """
         from viewer.store.importer import Importer
 
         self.recover()
