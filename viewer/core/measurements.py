@@ -5,10 +5,11 @@ measurement stays attached to the anatomy whatever the zoom, rotation or flip of
 Distances are computed in the image's own pixel grid and scaled by the calibration that the
 file supports (PS3.3):
 
-* Pixel Spacing (0028,0030), C.7.6.2.1.1 / C.8.x: physical distance in the patient, "mm".
-* Imager Pixel Spacing (0018,1164) only, C.8.11.4.1.1 (DX) and C.8.1 (CR): spacing at the
-  detector plane; the patient is magnified by the beam geometry, so the result is flagged
-  "mm at detector".
+* Pixel Spacing (0028,0030), Image Plane Module C.7.6.2 (and the Basic Pixel Spacing
+  Calibration Macro, 10.7.1): physical distance in the patient, "mm".
+* Imager Pixel Spacing (0018,1164) only, as in projection radiography (DX Detector Module
+  C.8.11.4, CR, XA): spacing at the detector plane; the patient is magnified by the beam
+  geometry, so the result is flagged "mm (detector)".
 * Neither: the result is in pixels, with a warning.
 
 ROI statistics are in modality units (after the Modality LUT, C.11.1): HU for CT.
