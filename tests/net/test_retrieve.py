@@ -81,6 +81,7 @@ def test_cancel_then_resume(node: RemoteNode, local: LocalSettings, method: str,
 
     report = retrieve(node, CT_STUDY, CT_SERIES, method=method, sink=cancelling_sink, local=local, cancel=token)
     assert report.cancelled and not report.ok
+    assert report.status == 0xFE00 and report.error is None  # both PACS honour C-CANCEL
     assert 20 <= report.received < CT_COUNT, report.summary()
     on_disk = {p.stem for p in tmp_path.glob("*.dcm")}
     assert on_disk == set(report.received_sop_uids)
