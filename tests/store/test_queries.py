@@ -179,3 +179,13 @@ def test_readers_are_not_blocked_by_a_writer(store: Store, ct_dir: Path, mr_dir:
     assert seen == sorted(seen)  # counts only grow, batch by batch
     assert seen and max(seen) <= 234
     assert sum(s.instance_count for s in store.studies()) == 234
+
+
+def test_connections_of_ended_threads_are_closed(store: Store) -> None:
+    """Each network association runs on its own thread; their connections must not pile up."""
+    for _ in range(20):
+        t = threading.Thread(target=store.studies)
+        t.start()
+        t.join()
+    store.studies()
+    assert store._db.open_connections <= 3  # this thread, the last worker thread, maybe the committer

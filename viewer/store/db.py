@@ -29,17 +29,24 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: dict[threading.Thread, sqlite3.Connection] = {}
         self._all_lock = threading.Lock()
         self.write_lock = threading.RLock()
         self._migrate(self.connection())
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection (created on first use)."""
+        """This thread's connection (created on first use).
+
+        Network associations come and go on their own threads, so creating a connection also
+        closes those of threads that have ended (hence ``check_same_thread=False``; a
+        connection is still only ever used by the thread that made it).
+        """
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            self._close_orphans()
             try:
-                conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+                conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                                       check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: cannot open the index: {exc}") from exc
@@ -51,8 +58,19 @@ class Database:
             conn.create_function("pn_match", 2, lambda p, n: int(pn_match(p, n or "")), deterministic=True)
             self._local.conn = conn
             with self._all_lock:
-                self._all.append(conn)
+                self._all[threading.current_thread()] = conn
         return conn
+
+    def _close_orphans(self) -> None:
+        with self._all_lock:
+            ended = [t for t in self._all if not t.is_alive()]
+            for thread in ended:
+                self._all.pop(thread).close()
+
+    @property
+    def open_connections(self) -> int:
+        with self._all_lock:
+            return len(self._all)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -82,8 +100,8 @@ class Database:
 
     def close(self) -> None:
         with self._all_lock:
-            for conn in self._all:
-                with contextlib.suppress(sqlite3.ProgrammingError):  # another thread's connection
+            for conn in self._all.values():
+                with contextlib.suppress(sqlite3.ProgrammingError):  # still in use by its thread
                     conn.close()
             self._all.clear()
         self._local = threading.local()
