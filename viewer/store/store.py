@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -65,6 +66,9 @@ from viewer.store.records import (
     StudyQuery,
     StudyRow,
 )
+
+if TYPE_CHECKING:
+    from viewer.store.export import ExportReport
 
 INDEX_FILE = "index.sqlite"
 WRITER_THREADS = 8  # file copies are I/O bound and release the GIL
@@ -364,6 +368,12 @@ class Store:
 
     def _resolve(self, stored: str, storage: str) -> Path:
         return self.home / stored if storage == STORAGE_COPY else Path(stored)
+
+    def export_study(self, study_uid: str, dest: Path, **options: object) -> ExportReport:
+        """Export a study; see :func:`viewer.store.export.export_study` for the options."""
+        from viewer.store.export import export_study
+
+        return export_study(self, study_uid, dest, **options)  # type: ignore[arg-type]
 
     # --- queries -------------------------------------------------------------------------
 
