@@ -44,15 +44,26 @@ def test_retrieve_series(
 
 
 @pytest.mark.parametrize("method", ["get", "move"])
-def test_retrieve_study_via_node_setting(
+def test_retrieve_study_into_a_fresh_cache(
     pacs: dict, local: LocalSettings, method: str, tmp_path: Path, ct_pixels: dict[str, bytes]
 ) -> None:
+    """The whole study, method from the node's setting, straight into the real cache."""
+    import pydicom
+
+    from viewer.store import Store
+
     from .helpers import pacs_node
 
     node = pacs_node(pacs, retrieve=method)
-    report = retrieve(node, CT_STUDY, sink=FolderSink(tmp_path), local=local)
-    assert report.method == method and report.ok, report.summary()
-    _check_pixels(tmp_path, ct_pixels)
+    with Store.open(tmp_path / "home") as store:
+        report = retrieve(node, CT_STUDY, sink=lambda ds: store.add_dataset(ds, source=node.name), local=local)
+        assert report.method == method and report.ok, report.summary()
+        (study,) = store.studies()
+        assert study.instance_count == CT_COUNT
+        rows = store.instances(CT_SERIES)
+    assert {r.sop_uid for r in rows} == set(ct_pixels)
+    for row in rows[::10]:
+        assert bytes(pydicom.dcmread(row.path).PixelData) == ct_pixels[row.sop_uid]
 
 
 def test_move_through_a_running_scp_routes_to_the_retrieve_sink(
