@@ -181,7 +181,10 @@ def test_two_by_two_screenshot_with_annotations_and_a_measurement(reading, ct_di
     view = grid.viewports[0]
     view.set_slice(60)
     g = view.scene.slice_geometry()
+    kept = []
+    grid.measurement_added.connect(lambda v, m: kept.append((v, m.to_dict())))
     view.add_measurement("length", [g.to_patient(256, 120), g.to_patient(256, 400)])
+    assert kept and kept[0][0] is view and kept[0][1]["sop_instance_uid"] == ct.headers[60].SOPInstanceUID
     image = qimage_to_array(grab_window(reading))
     assert image.shape[0] > 600 and len(np.unique(image.reshape(-1, 3), axis=0)) > 200
     path = tmp_path / "reading-2x2.png"

@@ -96,6 +96,8 @@ class LayoutGrid(QWidget):
     load_failed = Signal(object, str)  # Viewport, message
     layout_changed = Signal(int, int)
     viewport_added = Signal(object)  # a Viewport created for a bigger layout
+    measurement_added = Signal(object, object)  # Viewport, Measurement: persist it
+    measurement_removed = Signal(object, object)  # Viewport, Measurement: forget it
 
     def __init__(self, rows: int = 1, cols: int = 1, parent: QWidget | None = None, workers=None) -> None:
         super().__init__(parent)
@@ -160,6 +162,8 @@ class LayoutGrid(QWidget):
         self._frames.append(frame)
         view.activated.connect(lambda v=view: self.set_active(v))
         view.double_clicked.connect(lambda v=view: self.toggle_maximized(v))
+        view.measurement_added.connect(lambda m, v=view: self.measurement_added.emit(v, m))
+        view.measurement_removed.connect(lambda m, v=view: self.measurement_removed.emit(v, m))
         if self.preset_table is not None:
             view.preset_table = self.preset_table
         view.vtk_widget.setAcceptDrops(True)
