@@ -14,6 +14,9 @@ Rows:
   lightbox-import    Store.open(new home).import_paths([FOLDER]): headers, copies written
                      atomically (temp file, fsync, rename) by 4 threads, index committed
   lightbox-cli       ``python -m viewer --home NEW import FOLDER`` in a fresh process
+  lightbox-no-fsync  lightbox-import with fsync/fdatasync switched off in this process: NOT a
+                     mode Lightbox offers (a power cut could then leave indexed files empty);
+                     shown to separate the cost of durability from the cost of the importer
 """
 
 from __future__ import annotations
@@ -62,7 +65,18 @@ def main(argv: list[str] | None = None) -> None:
         subprocess.run([sys.executable, "-m", "viewer", "--home", str(work / "home"), "import", str(folder),
                         "--json"], check=True, stdout=subprocess.DEVNULL)
 
-    methods = {"cp -r": cp, "cp -r + sync": cp_sync, "lightbox-import": lightbox, "lightbox-cli": cli}
+    def lightbox_no_fsync() -> None:
+        from viewer.store import layout, store
+
+        saved = layout._datasync, store.fsync_dir
+        layout._datasync, store.fsync_dir = (lambda fd: None), (lambda folder: None)
+        try:
+            lightbox()
+        finally:
+            layout._datasync, store.fsync_dir = saved
+
+    methods = {"cp -r": cp, "cp -r + sync": cp_sync, "lightbox-import": lightbox, "lightbox-cli": cli,
+               "lightbox-no-fsync": lightbox_no_fsync}
     times: dict[str, list[float]] = {name: [] for name in methods}
     try:
         for run in range(args.runs + 1):  # run 0 is the warm-up

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from viewer.store.store import Item, Store
 
 BATCH = 100  # instances per transaction: ~1 commit per 50 MB of CT, frequent browser updates
+FIRST_BATCH = 25  # small first batches: writing starts (and the browser shows a study) sooner
 POOL_MIN_FILES = 2000  # below this, starting workers (~0.4 s) costs more than it saves
 POOL_MIN_FILES_WARM = 200  # ... unless this store's workers are already running
 CHUNK = 64  # files per worker round trip
@@ -61,6 +62,7 @@ class Importer:
         self.total = 0
         self._batch: list[Item] = []
         self._pending: tuple[Future[list[str]], ImportReport] | None = None
+        self._batch_size = FIRST_BATCH
 
     def run(self, paths: list[Path]) -> ImportReport:
         try:
@@ -127,7 +129,7 @@ class Importer:
             report.warnings.append(f"{result.source}: no DICOM preamble or File Meta Information "
                                    f"(PS3.10 7.1); read as Implicit VR Little Endian (PS3.5 10.1)")
         self._batch.append(Item(result, path=path, data=data, link=self.link and data is None))
-        if len(self._batch) >= BATCH:
+        if len(self._batch) >= self._batch_size:
             self._flush()
 
     def _flush(self) -> None:
@@ -139,6 +141,7 @@ class Importer:
         if not self._batch:
             return
         batch, self._batch = self._batch, []
+        self._batch_size = min(BATCH, self._batch_size * 2)
         self._settle()
         part = ImportReport()
         self._pending = (self.store._committer().submit(self.store._commit, batch, part, source="import"), part)
