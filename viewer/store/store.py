@@ -512,10 +512,11 @@ class Store:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (its journal entries may be files in flight)."""
     if pid == os.getpid():
         return True
-    if os.name == "nt":  # os.kill(pid, 0) would terminate on Windows; be conservative
-        return True
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        return _alive_windows(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -587,6 +588,21 @@ def _same_content(item: Item, other_path: Path | None, other_data: bytes | None)
 def _without_group_lengths(ds: Dataset) -> dict:
     """Elements except group lengths (gggg,0000), retired (PS3.5 7.2) and dropped by writers."""
     return {elem.tag: elem for elem in ds if elem.tag.element != 0}
+
+
+def _alive_windows(pid: int) -> bool:
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return kernel32.GetLastError() == 5  # ERROR_ACCESS_DENIED: it exists, someone else's
+    try:
+        code = ctypes.c_ulong()
+        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        return code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 def _same_file(a: Path, b: Path) -> bool:
