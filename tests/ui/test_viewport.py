@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pydicom.dataset import Dataset
-from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -225,6 +225,13 @@ def test_angle_ellipse_and_probe_tools(viewport):
     viewport.set_tool("ellipse")
     drag(viewport.vtk_widget, [p(10, 10), p(30, 30), p(50, 60)])
     assert viewport.measurements[-1].kind == "ellipse" and viewport.measurements[-1].result["pixels"] > 1000
+    hovering = []
+    viewport.hovered.connect(hovering.append)
+    at = QPointF(p(100, 7))
+    move = QMouseEvent(QEvent.Type.MouseMove, at, viewport.vtk_widget.mapToGlobal(at), Qt.MouseButton.NoButton,
+                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport.vtk_widget, move)
+    assert hovering and hovering[-1]["value"] == voxels[0, 100, 7] and hovering[-1]["unit"] == ""
     viewport.set_tool("probe")
     seen = []
     viewport.probed.connect(seen.append)

@@ -72,6 +72,7 @@ class Viewport(QWidget):
     measurement_added = Signal(object)  # Measurement
     measurement_removed = Signal(object)  # Measurement
     probed = Signal(object)  # dict with the value under the cursor (probe tool, live)
+    hovered = Signal(object)  # the same dict on every mouse move without a button: for a status bar
     cine_toggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -451,9 +452,12 @@ class Viewport(QWidget):
         xy = self._event_xy()
         drag = self._drag
         if drag is None:
-            if self._angle_pending is not None and self.volume is not None:
-                self._draft = ("angle", [*self._angle_pending, self.scene.display_to_patient(*xy)])
-                self._refresh()
+            if self.volume is not None:
+                point = self.scene.display_to_patient(*xy)
+                self.hovered.emit(self._value_at(point))
+                if self._angle_pending is not None:
+                    self._draft = ("angle", [*self._angle_pending, point])
+                    self._refresh()
             return
         dx, dy = xy[0] - drag.last[0], xy[1] - drag.last[1]
         tool = drag.tool
@@ -510,12 +514,16 @@ class Viewport(QWidget):
         else:
             self.add_measurement(tool, [drag.points[0], point])
 
-    def _probe(self, point: np.ndarray) -> None:
+    def _value_at(self, point: np.ndarray) -> dict:
+        """Value under an LPS point of the shown slice: value, unit, row, column, slice, position."""
         assert self.volume is not None
         k = self.slice_index
         result = measure("probe", [point], self.scene.slice_geometry(k), self.volume.voxels[k],
                          self.volume.headers[k])
-        self.probed.emit({**result, "slice": k, "position": [float(c) for c in point]})
+        return {**result, "slice": k, "position": [float(c) for c in point]}
+
+    def _probe(self, point: np.ndarray) -> None:
+        self.probed.emit(self._value_at(point))
 
     # --- keys --------------------------------------------------------------------------------
     def _on_key(self) -> None:
