@@ -52,6 +52,8 @@ def test_import_ls_export_rm(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     assert [s["patient_name"] for s in listing["studies"]] == ["Buc^Jérôme"]
     code, listing = run(capsys, home, "ls", "--modality", "CT", "--json")
     assert [s["instance_count"] for s in listing["studies"]] == [5]
+    code, listing = run(capsys, home, "ls", "--description", "pancreas", "--from", "20120101", "--json")
+    assert [s["description"] for s in listing["studies"]] == ["PANCREAS"]
     code, text = run(capsys, home, "ls", "--patient", "山田*")
     assert code == 0 and text.count("\n") == 2 and "山田" in text
 

@@ -20,7 +20,8 @@ be added; paths are absolute; a file inside a ZIP is ``ARCHIVE!MEMBER``):
      "study_uids": [str], # studies that received instances
      "cancelled": bool}
 
-``lightbox ls [--patient TEXT] [--id ID] [--modality M] [--from DATE] [--to DATE] --json``::
+``lightbox ls [--patient TEXT] [--id ID] [--modality M] [--accession A] [--description TEXT]
+[--from YYYYMMDD] [--to YYYYMMDD] --json``::
 
     {"command": "ls",
      "studies": [{"study_uid": str, "patient_name": str, "patient_id": str, "issuer": str,
@@ -76,6 +77,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--id", metavar="ID", help="patient ID (wildcards allowed)")
     p.add_argument("--modality", metavar="M", help="modality in study, e.g. CT")
     p.add_argument("--accession", metavar="A", help="accession number (wildcards allowed)")
+    p.add_argument("--description", metavar="TEXT", help="study description contains TEXT (any case)")
     p.add_argument("--from", dest="date_from", metavar="YYYYMMDD", help="studies on or after this date")
     p.add_argument("--to", dest="date_to", metavar="YYYYMMDD", help="studies on or before this date")
     p.add_argument("--json", action="store_true", help="print JSON (schema: see docs)")
@@ -149,7 +151,8 @@ def run_ls(args: argparse.Namespace) -> int:
     from viewer.store import StudyQuery
 
     query = StudyQuery(patient_name=args.patient, patient_id=args.id, modality=args.modality,
-                       accession=args.accession, date_from=args.date_from, date_to=args.date_to)
+                       accession=args.accession, date_from=args.date_from, date_to=args.date_to,
+                       description=args.description)
     with _open(args) as store:
         studies = store.studies(query)
         usage = store.disk_usage()
