@@ -102,3 +102,15 @@ def test_reference_line_of_an_axial_slice_on_a_coronal_image():
     assert np.allclose(a, [-100, 0, 40]) and np.allclose(b, [100, 0, 40])
     assert plane_cuts_image([0, 0, -80], [0, 0, 1], origin, row, col, 200, 150) is None  # below the image
     assert plane_cuts_image([0, 0, 0], [0, 1, 0], origin, row, col, 200, 150) is None  # parallel
+
+
+def test_projection_labels_from_patient_orientation():
+    from viewer.core.orientation import edge_labels_from_patient_orientation, opposite_label
+
+    pa_chest = ["L", "F"]  # rows towards the patient's left, columns towards the feet
+    assert edge_labels_from_patient_orientation(pa_chest) == EdgeLabels(left="R", right="L", top="H", bottom="F")
+    cw = ViewTransform().rotated_clockwise()
+    assert edge_labels_from_patient_orientation(pa_chest, cw) == EdgeLabels(left="F", right="H", top="R", bottom="L")
+    mlo = ["A", "FR"]  # a right MLO mammogram
+    assert edge_labels_from_patient_orientation(mlo) == EdgeLabels(left="P", right="A", top="HL", bottom="FR")
+    assert edge_labels_from_patient_orientation([]) is None and opposite_label("AFL") == "PHR"

@@ -498,3 +498,17 @@ def test_measurements_on_a_multi_frame_instance_stay_on_their_frame(viewport):
     viewport.set_measurements([Measurement.from_dict(m.to_dict())])
     viewport.set_slice(3)
     assert [x.id for x in viewport.visible_measurements()] == [m.id]
+
+
+def test_projection_image_labels_from_patient_orientation(viewport):
+    vol = make_volume(np.zeros((1, 64, 48), np.int16), modality="DX", PatientOrientation=["L", "F"])
+    for ds in vol.headers:
+        del ds.ImageOrientationPatient
+        del ds.PixelSpacing
+        ds.ImagerPixelSpacing = [0.15, 0.15]
+    viewport.show_volume(vol, Window(40, 400))
+    labels = viewport.scene.edge_labels
+    assert (labels.left, labels.right, labels.top, labels.bottom) == ("R", "L", "H", "F")
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_BracketRight)
+    assert viewport.scene.overlays.labels["right"].GetInput() == "H"
+    assert viewport.scene.overlays.bar_text.GetInput().endswith("mm (detector)")

@@ -190,3 +190,33 @@ def plane_cuts_image(
         return None
     far = max(hits[1:], key=lambda h: float(np.linalg.norm(h - hits[0])))  # a corner may be hit twice
     return hits[0], far
+
+
+_OPPOSITE = {"L": "R", "R": "L", "A": "P", "P": "A", "H": "F", "F": "H"}
+
+
+def opposite_label(label: str) -> str:
+    """The direction opposite a label: each letter swapped (L↔R, A↔P, H↔F)."""
+    return "".join(_OPPOSITE.get(c, c) for c in label)
+
+
+def edge_labels_from_patient_orientation(
+    patient_orientation: Sequence[str], view: ViewTransform | None = None
+) -> EdgeLabels | None:
+    """Edge labels of a projection image (DX, MG, CR: no IOP) from Patient Orientation
+    (0020,0020), C.7.6.1.1.1: the patient directions of the rows (towards increasing column)
+    and of the columns (towards increasing row), e.g. L\\F for a PA chest. None if absent."""
+    values = [str(v).strip().upper() for v in patient_orientation or []]
+    if len(values) != 2 or not all(values):
+        return None
+    row, col = values
+
+    def name(coefficients: tuple[int, int]) -> str:
+        a, b = coefficients
+        if a:
+            return row if a > 0 else opposite_label(row)
+        return col if b > 0 else opposite_label(col)
+
+    v = view or ViewTransform()
+    down, left = (-v.up[0], -v.up[1]), (-v.right[0], -v.right[1])
+    return EdgeLabels(left=name(left), right=name(v.right), top=name(v.up), bottom=name(down))

@@ -25,7 +25,7 @@ from vtkmodules.vtkRenderingCore import vtkCoordinate, vtkImageSlice, vtkRendere
 from vtkmodules.vtkRenderingImage import vtkImageResliceMapper, vtkImageStack
 
 from viewer.core.measurements import SliceGeometry
-from viewer.core.orientation import EdgeLabels, ViewTransform, edge_labels
+from viewer.core.orientation import EdgeLabels, ViewTransform, edge_labels, edge_labels_from_patient_orientation
 from viewer.render.measure_props import DrawnShape, MeasurementLayer
 from viewer.render.overlays import ReferenceLines, ViewOverlays
 from viewer.render.vtk_image import VtkVolume, to_vtk_image
@@ -91,6 +91,7 @@ class SliceScene:
         self.inverted = False
         self.is_color = False
         self.oriented = True
+        self.patient_orientation: list[str] = []
         self.view = ViewTransform()
         self._fit_scale = 1.0
         self._scale_factor = 1.0
@@ -98,16 +99,19 @@ class SliceScene:
         self._coordinate.SetCoordinateSystemToWorld()
 
     # --- content -------------------------------------------------------------------------
-    def set_volume(self, voxels: np.ndarray, affine: np.ndarray, *, oriented: bool = True) -> None:
+    def set_volume(self, voxels: np.ndarray, affine: np.ndarray, *, oriented: bool = True,
+                   patient_orientation: list[str] | None = None) -> None:
         """Show ``voxels`` (slices, rows, columns[, 3]) placed by ``affine``; starts at slice 0.
 
         Colour voxels (last axis 3, RGB after the decoder's YBR/palette conversion) are shown
         as they are: the window is fixed at the identity. ``oriented`` is False when the file
-        has no Image Orientation (Patient), so no edge labels are drawn.
+        has no Image Orientation (Patient): the edge labels then come from Patient Orientation
+        (0020,0020) when given (projection images), else none are drawn.
         """
         self.volume = to_vtk_image(voxels, affine)
         self.is_color = voxels.ndim == 4
         self.oriented = oriented
+        self.patient_orientation = list(patient_orientation or [])
         self.mapper.SetInputData(self.volume.image)
         if not self.renderer.HasViewProp(self.stack):
             self.renderer.AddViewProp(self.stack)
@@ -380,9 +384,10 @@ class SliceScene:
 
     @property
     def edge_labels(self) -> EdgeLabels:
-        if self.volume is None or not self.oriented:
-            return EdgeLabels("", "", "", "")
-        return edge_labels(self.volume.row_dir, self.volume.col_dir, self.view)
+        if self.volume is not None and self.oriented:
+            return edge_labels(self.volume.row_dir, self.volume.col_dir, self.view)
+        projection = edge_labels_from_patient_orientation(self.patient_orientation, self.view)
+        return projection or EdgeLabels("", "", "", "")
 
     def _update_edge_labels(self) -> None:
         self.overlays.set_edge_labels(self.edge_labels)

@@ -142,7 +142,8 @@ class Viewport(QWidget):
         self.volume = volume
         self.initial_window = window
         header = volume.headers[0]
-        self.scene.set_volume(volume.voxels, volume.affine, oriented=bool(header.get("ImageOrientationPatient")))
+        self.scene.set_volume(volume.voxels, volume.affine, oriented=bool(header.get("ImageOrientationPatient")),
+                              patient_orientation=list(header.get("PatientOrientation") or []))
         self.scene.set_inverted(inverted)
         self.scene.set_window(window.center, window.width)
         cal = calibration(header)
