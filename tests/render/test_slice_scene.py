@@ -146,3 +146,45 @@ def test_gantry_tilted_stack_shows_each_slice_where_its_position_says(scene):
         assert draw(scene, affine, k, 30 + k + 2, 40)[0] == 0
         g = scene.slice_geometry(k)
         assert np.allclose(g.to_patient(30 + k, 40), (affine @ [k, 30 + k, 40, 1.0])[:3])
+
+
+@pytest.mark.parametrize("function", ["LINEAR_EXACT", "SIGMOID"])
+@pytest.mark.parametrize("inverted", [False, True])
+def test_voi_lut_functions_render_as_the_standard_says(scene, function, inverted):
+    values = np.linspace(-300, 500, 100).round().astype(np.int16)
+    voxels = np.repeat(values[None, None, :], 20, axis=1)
+    affine = axial_affine(spacing=1.0)
+    scene.set_volume(voxels, affine)
+    scene.set_interpolation(False)
+    scene.show_annotations(False)
+    window = Window(60, 300, "", function)
+    scene.set_voi(window)
+    scene.set_inverted(inverted)
+    want = apply_window(values, window) * 255
+    if inverted:
+        want = 255 - want
+    got = np.array([float(draw(scene, affine, 0, 10, i)[0]) for i in range(100)])
+    assert np.abs(got - want).max() <= 1.0, np.abs(got - want).max()
+    scene.set_window(100, 200)  # a drag keeps the function
+    assert scene.voi == Window(100, 200, "", function) and scene.window == (100, 200)
+
+
+def test_voi_lut_sequence_table_renders_as_the_standard_says(scene):
+    from viewer.core.pixels.voi import VoiLut, apply_voi_lut_table
+
+    values = np.linspace(-100, 1200, 100).round().astype(np.int16)
+    voxels = np.repeat(values[None, None, :], 20, axis=1)
+    affine = axial_affine(spacing=1.0)
+    scene.set_volume(voxels, affine)
+    scene.set_interpolation(False)
+    scene.show_annotations(False)
+    entries = np.arange(1000)
+    data = (4095 * (entries / 999) ** 0.5).round().astype(np.uint16)  # a gamma-like 12-bit table
+    lut = VoiLut(first_mapped=50, bits=12, data=data, explanation="GAMMA")
+    scene.set_voi(lut)
+    want = apply_voi_lut_table(values, lut) * 255
+    got = np.array([float(draw(scene, affine, 0, 10, i)[0]) for i in range(100)])
+    assert np.abs(got - want).max() <= 1.0, np.abs(got - want).max()
+    assert got[0] == 0 and got[-1] == 255  # clamped below and above the table
+    scene.set_window(500, 1000)  # dragging leaves the table for a LINEAR window
+    assert scene.voi == Window(500, 1000)

@@ -9,6 +9,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMainWindow
 
+from tests.ui.conftest import screen_pixel
 from tests.ui.test_viewport import make_volume, wheel
 from viewer.core.pixels.voi import Window
 from viewer.ui.jobs import WorkerBridge
@@ -246,3 +247,33 @@ def test_user_presets_from_settings(reading):
     view.show_volume(make_volume(np.zeros((1, 16, 16), np.int16), modality="MR"), Window(40, 400))
     QTest.keyClick(view.vtk_widget, Qt.Key.Key_5)
     assert view.scene.window == (600.0, 1200.0)
+
+
+def test_a_file_with_only_a_voi_lut_table_is_shown_through_it(reading):
+    from pydicom.dataset import Dataset
+
+    from viewer.core.pixels.voi import VoiLut, apply_voi_lut_table
+
+    values = np.linspace(0, 1000, 64).round().astype(np.int16)
+    vol = make_volume(np.repeat(values[None, None, :], 64, axis=1), modality="CR", PixelRepresentation=0,
+                      BitsStored=12, BitsAllocated=16)
+    item = Dataset()
+    item.LUTDescriptor = [1024, 0, 12]
+    item.LUTData = [int(4095 * (n / 1023) ** 2) for n in range(1024)]
+    item.LUTExplanation = "SQUARE"
+    for ds in vol.headers:
+        ds.VOILUTSequence = [item]
+    view = reading.grid.viewports[0]
+    view.set_interpolation(False)
+    reading.grid.show_series_in(view, vol)
+    assert isinstance(view.scene.voi, VoiLut)
+    assert view.scene.corner_text("lower_right").startswith("VOI LUT SQUARE")
+    frame = view.grab_frame()
+    for i in (5, 30, 60):
+        row, col = screen_pixel(view.scene.renderer, vol.affine, 0, 32, i, frame.shape[0])
+        want = apply_voi_lut_table(np.array([values[i]]), view.scene.voi)[0] * 255
+        assert abs(float(frame[row, col, 0]) - want) <= 1
+    view.set_window(500, 1000)
+    assert view.scene.corner_text("lower_right").startswith("W 1000")
+    QTest.keyClick(view.vtk_widget, Qt.Key.Key_0)  # back to the file's own VOI: the table
+    assert isinstance(view.scene.voi, VoiLut)

@@ -19,13 +19,14 @@ import numpy as np
 import vtkmodules.vtkRenderingFreeType
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (OpenGL render-window factory)
 from vtkmodules.util.numpy_support import numpy_to_vtk
-from vtkmodules.vtkCommonCore import vtkLookupTable
+from vtkmodules.vtkCommonCore import VTK_UNSIGNED_CHAR, vtkLookupTable
 from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkRenderingCore import vtkCoordinate, vtkImageSlice, vtkRenderer, vtkTextActor
 from vtkmodules.vtkRenderingImage import vtkImageResliceMapper, vtkImageStack
 
 from viewer.core.measurements import SliceGeometry
 from viewer.core.orientation import EdgeLabels, ViewTransform, edge_labels, edge_labels_from_patient_orientation
+from viewer.core.pixels.voi import LINEAR, LINEAR_EXACT, VoiLut, Window, apply_window
 from viewer.render.measure_props import DrawnShape, MeasurementLayer
 from viewer.render.overlays import ReferenceLines, ViewOverlays
 from viewer.render.vtk_image import VtkVolume, to_vtk_image
@@ -89,6 +90,7 @@ class SliceScene:
         self.volume: VtkVolume | None = None
         self.slice_index = 0
         self.inverted = False
+        self.voi: Window | VoiLut = Window(40.0, 400.0)
         self.is_color = False
         self.oriented = True
         self.patient_orientation: list[str] = []
@@ -119,8 +121,10 @@ class SliceScene:
         self.slice_index = 0
         self.view = ViewTransform()
         if self.is_color:
-            self.set_inverted(False)
-            self._set_vtk_window(128.0, 256.0)  # identity on 0..255 (VTK W 255, L 127.5)
+            self.inverted = False
+            self.image_slice.GetProperty().SetLookupTable(None)
+            self._set_vtk_window(127.5, 255.0)  # identity on 0..255
+            self.voi = Window(128.0, 256.0, "colour")
         self.reset_camera()
 
     @property
@@ -277,40 +281,81 @@ class SliceScene:
 
     # --- display -------------------------------------------------------------------------
     def set_window(self, center: float, width: float) -> None:
-        """Window in DICOM terms (C.11.2.1.2); ignored for colour images."""
+        """Window in DICOM terms (C.11.2.1.2), keeping the current VOI LUT Function (a W/L drag
+        on a SIGMOID window stays SIGMOID; on a VOI LUT table it becomes LINEAR). Ignored for
+        colour images."""
         if self.is_color:
             return
-        self._set_vtk_window(center, width)
+        function = self.voi.function if isinstance(self.voi, Window) else LINEAR
+        if function == LINEAR:
+            width = max(float(width), 1.0)
+        self.set_voi(Window(float(center), max(float(width), 1e-3), "", function))
 
-    def _set_vtk_window(self, center: float, width: float) -> None:
+    def set_voi(self, voi: Window | VoiLut) -> None:
+        """Apply a VOI (C.11.2): a window with its function, or a VOI LUT Sequence table.
+
+        LINEAR and LINEAR_EXACT are VTK's own window/level (two numbers per drag step);
+        SIGMOID and tables become a lookup table over the modality values.
+        """
+        if self.is_color:
+            return
+        self.voi = voi
+        self._apply_voi()
+
+    def _apply_voi(self) -> None:
         prop = self.image_slice.GetProperty()
-        width = max(float(width), 1.0)
-        prop.SetColorLevel(float(center) - 0.5)
-        prop.SetColorWindow(max(width - 1.0, 1e-3))
+        voi = self.voi
+        if isinstance(voi, Window) and voi.function in (LINEAR, LINEAR_EXACT):
+            if voi.function == LINEAR:  # C.11.2.1.2.1: VTK W = w - 1, L = c - 0.5
+                self._set_vtk_window(voi.center - 0.5, max(voi.width - 1.0, 1e-3))
+            else:  # C.11.2.1.3.2 LINEAR_EXACT is VTK's formula itself
+                self._set_vtk_window(voi.center, voi.width)
+            prop.SetLookupTable(self._grey_table(np.linspace(0.0, 1.0, 256)) if self.inverted else None)
+            prop.UseLookupTableScalarRangeOff()  # the window sets the range
+            return
+        if isinstance(voi, Window):  # SIGMOID (C.11.2.1.3.1): sampled at 4096 bin centres
+            low, high = voi.center - 2 * voi.width, voi.center + 2 * voi.width
+            x = low + (np.arange(4096) + 0.5) * (high - low) / 4096
+            values = apply_window(x, voi)
+        else:  # a VOI LUT table (C.11.2.1.1): entry n is modality value first_mapped + n
+            low, high = float(voi.first_mapped), float(voi.first_mapped + len(voi.data))
+            values = np.asarray(voi.data, dtype=np.float64) / voi.output_max
+        table = self._grey_table(values)
+        table.SetRange(low, high)
+        prop.SetLookupTable(table)
+        prop.UseLookupTableScalarRangeOn()
+
+    def _grey_table(self, values: np.ndarray) -> vtkLookupTable:
+        """A grey lookup table from output values in 0..1 (inverted when asked)."""
+        grey = np.clip(np.round((1.0 - values if self.inverted else values) * 255), 0, 255).astype(np.uint8)
+        rgba = np.empty((grey.size, 4), np.uint8)
+        rgba[:, :3] = grey[:, None]
+        rgba[:, 3] = 255
+        table = vtkLookupTable()
+        table.SetNumberOfTableValues(grey.size)
+        table.SetTable(numpy_to_vtk(rgba, deep=True, array_type=VTK_UNSIGNED_CHAR))
+        table.SetRange(0.0, 255.0)
+        self._table_keep = table
+        return table
+
+    def _set_vtk_window(self, level: float, window: float) -> None:
+        prop = self.image_slice.GetProperty()
+        prop.SetColorLevel(float(level))
+        prop.SetColorWindow(float(window))
 
     @property
     def window(self) -> tuple[float, float]:
-        """Current (center, width) in DICOM terms."""
-        prop = self.image_slice.GetProperty()
-        return prop.GetColorLevel() + 0.5, prop.GetColorWindow() + 1.0
+        """Current (center, width) in DICOM terms; for a VOI LUT table, its input range's."""
+        voi = self.voi
+        if isinstance(voi, Window):
+            return voi.center, voi.width
+        return voi.first_mapped + len(voi.data) / 2, float(len(voi.data))
 
     def set_inverted(self, inverted: bool) -> None:
         """Show high values dark (MONOCHROME1, PS3.3 C.7.6.3.1.2, or the user's `I` key)."""
-        prop = self.image_slice.GetProperty()
-        if inverted and not self.is_color:
-            table = vtkLookupTable()
-            table.SetNumberOfTableValues(256)
-            table.SetHueRange(0, 0)
-            table.SetSaturationRange(0, 0)
-            table.SetValueRange(1, 0)
-            table.SetRampToLinear()
-            table.Build()
-            prop.SetLookupTable(table)
-            prop.UseLookupTableScalarRangeOff()  # the window still sets the range
-            self.inverted = True
-        else:
-            prop.SetLookupTable(None)
-            self.inverted = False
+        self.inverted = bool(inverted) and not self.is_color
+        if not self.is_color:
+            self._apply_voi()
 
     @property
     def interpolated(self) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QByteArray, QEvent, QMimeData, QObject, Qt, Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QVBoxLayout, QWidget
 
-from viewer.core.pixels.voi import Window, default_window
+from viewer.core.pixels.voi import VoiLut, Window, default_window, file_vois
 from viewer.core.volume import Volume, load_volume
 from viewer.ui.viewport import Viewport
 
@@ -205,12 +205,14 @@ class LayoutGrid(QWidget):
             view.set_tool(tool)
 
     # --- content ------------------------------------------------------------------------------
-    def show_series_in(self, viewport: Viewport, volume: Volume, window: Window | None = None,
+    def show_series_in(self, viewport: Viewport, volume: Volume, window: Window | VoiLut | None = None,
                        inverted: bool | None = None) -> None:
-        """Show ``volume`` in ``viewport`` at ``window`` (default: the file's, else automatic)."""
+        """Show ``volume`` in ``viewport`` at ``window`` (default: the file's first VOI, a
+        window or a VOI LUT table (C.11.2), else an automatic window)."""
         header = volume.headers[0]
         if window is None:
-            window = default_window(header, volume.voxels)
+            vois = file_vois(header)
+            window = vois[0] if vois else default_window(header, volume.voxels)
         if inverted is None:
             inverted = header.get("PhotometricInterpretation") == "MONOCHROME1"
         viewport.show_volume(volume, window, inverted=inverted)

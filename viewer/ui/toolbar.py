@@ -144,6 +144,9 @@ class ReadingToolbar(QToolBar):
             key = f"  [{preset.key}]" if preset.key else ""
             text = f"{preset.name}  (L {preset.center:g} / W {preset.width:g}){key}"
             self.presets_menu.addAction(text, lambda p=preset: view.apply_preset(p))
+        for lut in view.voi_tables:
+            self.presets_menu.addAction(f"VOI LUT {lut.explanation or ''} ({len(lut.data)} entries)".replace("  ", " "),
+                                        lambda t=lut: view.apply_voi(t))
         self.presets_menu.addAction("Automatic (this slice)", view.auto_window)
 
     def _toggle_cine(self, on: bool) -> None:

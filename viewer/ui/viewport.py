@@ -32,7 +32,7 @@ from viewer.core.measurements import Measurement, calibration, measure
 from viewer.core.orientation import ViewTransform
 from viewer.core.pixels.overlays import OVERLAY_GROUPS, overlay_layer
 from viewer.core.pixels.shutters import shutter
-from viewer.core.pixels.voi import Window, auto_window
+from viewer.core.pixels.voi import VoiLut, Window, auto_window, file_voi_luts
 from viewer.core.presets import BUILTIN, Preset, preset_for_key, presets_for
 from viewer.core.volume import Volume
 from viewer.render.measure_props import DrawnShape, outline
@@ -113,7 +113,8 @@ class Viewport(QWidget):
             self.vtk_widget.Initialize()
         self.interactor = self.render_window.GetInteractor()
         self.volume: Volume | None = None
-        self.initial_window = Window(40, 400)
+        self.initial_window: Window | VoiLut = Window(40, 400)
+        self.voi_tables: list[VoiLut] = []
         self.presets: list[Preset] = []
         self.annotations_visible = True
         self.tool = "window"
@@ -135,8 +136,9 @@ class Viewport(QWidget):
         self._cine_intervals: list[float] = []
 
     # --- content -----------------------------------------------------------------------------
-    def show_volume(self, volume: Volume, window: Window, *, inverted: bool = False) -> None:
-        """Display ``volume`` from its first slice at ``window`` (ignored for colour images)."""
+    def show_volume(self, volume: Volume, window: Window | VoiLut, *, inverted: bool = False) -> None:
+        """Display ``volume`` from its first slice at ``window`` (a window with its VOI LUT
+        Function, or a VOI LUT Sequence table; ignored for colour images)."""
         self.stop_cine()
         self._drag, self._angle_pending, self._draft = None, None, None
         self.volume = volume
@@ -145,13 +147,14 @@ class Viewport(QWidget):
         self.scene.set_volume(volume.voxels, volume.affine, oriented=bool(header.get("ImageOrientationPatient")),
                               patient_orientation=list(header.get("PatientOrientation") or []))
         self.scene.set_inverted(inverted)
-        self.scene.set_window(window.center, window.width)
+        self.scene.set_voi(window)
         cal = calibration(header)
         affine_spacing = float(np.linalg.norm(volume.affine[:3, 2]))
         self.scene.set_scale_unit("" if cal.kind == "pixels" else cal.unit, cal.column_spacing / affine_spacing)
         # any lossy slice marks the series: a radiologist must know before reading fine detail
         self.scene.set_warning(next((note for h in volume.headers if (note := lossy_note(h))), ""))
         self.presets = [] if self.scene.is_color else presets_for(header, volume.voxels, self.preset_table)
+        self.voi_tables = [] if self.scene.is_color else file_voi_luts(header)
         sample = volume.voxels[:: max(1, volume.voxels.shape[0] // 8)]
         lo, hi = float(sample.min()), float(sample.max())
         self._units_per_pixel = max((hi - lo) / 1024.0, 1e-3)
@@ -195,7 +198,13 @@ class Viewport(QWidget):
         self.window_changed.emit(*self.scene.window)
 
     def apply_preset(self, preset: Preset) -> None:
-        self.set_window(preset.center, preset.width)
+        self.apply_voi(preset.window)
+
+    def apply_voi(self, voi: Window | VoiLut) -> None:
+        """A window with its function, or one of the file's VOI LUT tables (C.11.2)."""
+        self.scene.set_voi(voi)
+        self._refresh()
+        self.window_changed.emit(*self.scene.window)
 
     def auto_window(self) -> None:
         """A window from the shown slice's own value range (the classic 'auto W/L')."""
@@ -211,7 +220,7 @@ class Viewport(QWidget):
         self.scene.reset_camera()
         inverted = self.volume.headers[0].get("PhotometricInterpretation") == "MONOCHROME1"
         self.scene.set_inverted(inverted)
-        self.set_window(self.initial_window.center, self.initial_window.width)
+        self.apply_voi(self.initial_window)
         self.view_changed.emit()
 
     def fit(self) -> None:
@@ -382,6 +391,14 @@ class Viewport(QWidget):
             texts = corner_texts(header, k, self.scene.slice_count, self.scene.window, self.scene.zoom)
             if self.scene.is_color:
                 texts["lower_right"] = f"Zoom {self.scene.zoom:.2f}"
+            else:  # the first line says W/L; name a table or a non-linear function there
+                lines = texts.get("lower_right", "").split("\n")
+                voi = self.scene.voi
+                if isinstance(voi, VoiLut):
+                    lines[0] = f"VOI LUT {voi.explanation}".strip()
+                elif voi.function != "LINEAR":
+                    lines[0] += f" {voi.function}"
+                texts["lower_right"] = "\n".join(lines)
             self.scene.set_corner_text(texts)
             shapes_key = self._shapes_key()
             if shapes_key != self._shapes_shown:  # a W/L drag does not rebuild the measurement props
@@ -530,6 +547,9 @@ class Viewport(QWidget):
     def _on_key(self) -> None:
         key = self.interactor.GetKeySym() or ""
         count = self.scene.slice_count
+        if key == "0" and isinstance(self.initial_window, VoiLut):
+            self.apply_voi(self.initial_window)  # key 0: the file's own VOI, here a table
+            return
         if key.isdigit() and len(key) == 1:
             preset = preset_for_key(self.presets, key)
             if preset is not None:
