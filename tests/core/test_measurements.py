@@ -112,3 +112,20 @@ def test_measurement_round_trips_through_json():
         Measurement("circle", [], "1")
     with pytest.raises(ValueError):
         Measurement.from_dict({**m.to_dict(), "schema": 99})
+
+
+def test_presets_keep_keys_and_the_files_voi_function():
+    from viewer.core.presets import preset_for_key, presets_for, with_overrides
+
+    ct = header(Modality="CT", WindowCenter=[40, 300], WindowWidth=[400, 1500],
+                WindowCenterWidthExplanation=["SOFT", "BONE"])
+    presets = presets_for(ct)
+    assert [(p.key, p.name) for p in presets][:3] == [("0", "SOFT"), ("1", "Brain"), ("2", "Subdural")]
+    assert preset_for_key(presets, "4").window.center == -600 and presets[-1].name == "BONE"
+    mg = header(Modality="MG", WindowCenter=2000, WindowWidth=3000, VOILUTFunction="SIGMOID")
+    (own,) = presets_for(mg)
+    assert own.key == "0" and own.window.function == "SIGMOID"
+    auto = presets_for(header(Modality="MR"), np.arange(1000, dtype=float).reshape(10, 10, 10))
+    assert auto[0].source == "auto" and auto[0].key == "0"
+    table = with_overrides([{"modality": "CT", "name": "bone", "center": 500, "width": 2000}])
+    assert next(p for p in table["CT"] if p.name == "bone").key == "8"

@@ -30,10 +30,11 @@ class Preset:
     width: float
     key: str = ""
     source: str = "builtin"  # "builtin", "file", "auto" or "user"
+    function: str = "LINEAR"  # VOI LUT Function (C.11.2.1.3) of a file window
 
     @property
     def window(self) -> Window:
-        return Window(self.center, self.width, self.name)
+        return Window(self.center, self.width, self.name, self.function)
 
 
 CT_PRESETS: tuple[Preset, ...] = (
@@ -56,7 +57,7 @@ def presets_for(header: Dataset, voxels: np.ndarray | None = None,
     then the modality's built-ins, then the file's remaining windows."""
     modality = str(header.get("Modality") or "")
     own = [
-        Preset(w.explanation or f"File window {n + 1}", w.center, w.width, source="file")
+        Preset(w.explanation or f"File window {n + 1}", w.center, w.width, source="file", function=w.function)
         for n, w in enumerate(file_windows(header))
     ]
     if own:
