@@ -277,3 +277,20 @@ def test_a_file_with_only_a_voi_lut_table_is_shown_through_it(reading):
     assert view.scene.corner_text("lower_right").startswith("W 1000")
     QTest.keyClick(view.vtk_widget, Qt.Key.Key_0)  # back to the file's own VOI: the table
     assert isinstance(view.scene.voi, VoiLut)
+
+
+def test_monochrome1_and_presentation_lut_shape_decide_inversion(reading):
+    view = reading.grid.viewports[0]
+    mono1 = make_volume(np.full((1, 16, 16), 100, np.int16), modality="CR", PhotometricInterpretation="MONOCHROME1",
+                        WindowCenter=100, WindowWidth=200)
+    reading.grid.show_series_in(view, mono1)
+    assert view.scene.inverted
+    assert abs(float(view.grab_frame()[200, 200, 0]) - (255 - 127.5)) <= 1  # mid value stays mid
+    view.set_window(0, 200)  # 100 is now bright in the data, so dark on screen
+    assert float(view.grab_frame()[200, 200, 0]) < 5
+    QTest.keyClick(view.vtk_widget, Qt.Key.Key_R)
+    assert view.scene.inverted
+    identity = make_volume(np.full((1, 16, 16), 100, np.int16), modality="DX",
+                           PhotometricInterpretation="MONOCHROME1", PresentationLUTShape="IDENTITY")
+    reading.grid.show_series_in(view, identity)
+    assert not view.scene.inverted

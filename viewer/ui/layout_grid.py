@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QByteArray, QEvent, QMimeData, QObject, Qt, Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QVBoxLayout, QWidget
 
-from viewer.core.pixels.voi import VoiLut, Window, default_window, file_vois
+from viewer.core.pixels.display import default_voi, presentation_inverted
+from viewer.core.pixels.voi import VoiLut, Window
 from viewer.core.volume import Volume, load_volume
 from viewer.ui.viewport import Viewport
 
@@ -211,10 +212,9 @@ class LayoutGrid(QWidget):
         window or a VOI LUT table (C.11.2), else an automatic window)."""
         header = volume.headers[0]
         if window is None:
-            vois = file_vois(header)
-            window = vois[0] if vois else default_window(header, volume.voxels)
+            window = default_voi(header, volume.voxels)
         if inverted is None:
-            inverted = header.get("PhotometricInterpretation") == "MONOCHROME1"
+            inverted = presentation_inverted(header)  # MONOCHROME1 / Presentation LUT Shape (C.11.6)
         viewport.show_volume(volume, window, inverted=inverted)
         self.series_shown.emit(viewport, volume)
 

@@ -30,6 +30,7 @@ from viewer.core.annotations import corner_texts
 from viewer.core.cine import frame_intervals_ms
 from viewer.core.measurements import Measurement, calibration, measure
 from viewer.core.orientation import ViewTransform
+from viewer.core.pixels.display import presentation_inverted
 from viewer.core.pixels.overlays import OVERLAY_GROUPS, overlay_layer
 from viewer.core.pixels.shutters import shutter
 from viewer.core.pixels.voi import VoiLut, Window, auto_window, file_voi_luts
@@ -218,8 +219,7 @@ class Viewport(QWidget):
             return
         self.scene.view = ViewTransform()
         self.scene.reset_camera()
-        inverted = self.volume.headers[0].get("PhotometricInterpretation") == "MONOCHROME1"
-        self.scene.set_inverted(inverted)
+        self.scene.set_inverted(presentation_inverted(self.volume.headers[0]))
         self.apply_voi(self.initial_window)
         self.view_changed.emit()
 
