@@ -53,11 +53,10 @@ def outline(shape: DrawnShape) -> tuple[list[np.ndarray], bool]:
         t = np.linspace(0, 2 * np.pi, 73)[:-1]
         return [g.to_patient(cj + aj * np.sin(a), ci + ai * np.cos(a)) for a in t], True
     if shape.kind == "probe" and pts:
-        g_ = shape.geometry
-        j, i = g_.to_pixel(pts[0])
-        r = 4.0  # a small cross of ±4 pixels
-        return [g_.to_patient(j, i - r), g_.to_patient(j, i + r), g_.to_patient(j, i),
-                g_.to_patient(j - r, i), g_.to_patient(j + r, i)], False
+        j, i = g.to_pixel(pts[0])
+        r = 4.0  # a cross of ±4 image pixels: drawn as segments 0-1 and 3-4 (point 2 is the centre)
+        return [g.to_patient(j, i - r), g.to_patient(j, i + r), g.to_patient(j, i),
+                g.to_patient(j - r, i), g.to_patient(j + r, i)], False
     return pts, shape.kind == "freehand"
 
 
