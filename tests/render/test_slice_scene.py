@@ -188,3 +188,9 @@ def test_voi_lut_sequence_table_renders_as_the_standard_says(scene):
     assert got[0] == 0 and got[-1] == 255  # clamped below and above the table
     scene.set_window(500, 1000)  # dragging leaves the table for a LINEAR window
     assert scene.voi == Window(500, 1000)
+
+
+def test_text_shrinks_in_small_viewports():
+    from viewer.render.overlays import text_size
+
+    assert text_size(1200, 900) == 15 and text_size(400, 300) == 10 and text_size(200, 150) == 10

@@ -60,6 +60,12 @@ def graphics_layer(overlay: np.ndarray | None, shown: np.ndarray | None, shutter
     return rgba
 
 
+def text_size(width: int, height: int) -> int:
+    """Corner text size in points for a viewport: 15 on a large one, down to 10 in a 3x3 cell,
+    so the corners leave room for the edge labels between them."""
+    return int(np.clip(round(min(width, height * 1.3) / 36), 10, 15))
+
+
 def nice_length(max_mm: float) -> float:
     """The largest 1, 2 or 5 × 10^n not above ``max_mm`` (a scale bar reads in round numbers)."""
     if max_mm <= 0:
@@ -121,6 +127,13 @@ class ViewOverlays:
     def set_edge_labels(self, labels: EdgeLabels) -> None:
         for edge, actor in self.labels.items():
             actor.SetInput(getattr(labels, edge))
+
+    def set_font_size(self, size: int) -> None:
+        """Edge labels one point larger than the corner text, the rest as large."""
+        for actor in self.labels.values():
+            actor.GetTextProperty().SetFontSize(size + 1)
+        self.warning.GetTextProperty().SetFontSize(size)
+        self.bar_text.GetTextProperty().SetFontSize(max(size - 2, 9))
 
     def set_warning(self, text: str) -> None:
         self.warning.SetInput(text)

@@ -28,7 +28,7 @@ from viewer.core.measurements import SliceGeometry
 from viewer.core.orientation import EdgeLabels, ViewTransform, edge_labels, edge_labels_from_patient_orientation
 from viewer.core.pixels.voi import LINEAR, LINEAR_EXACT, VoiLut, Window, apply_window
 from viewer.render.measure_props import DrawnShape, MeasurementLayer
-from viewer.render.overlays import ReferenceLines, ViewOverlays
+from viewer.render.overlays import ReferenceLines, ViewOverlays, text_size
 from viewer.render.vtk_image import VtkVolume, to_vtk_image
 
 CORNERS = ("lower_left", "lower_right", "upper_left", "upper_right")
@@ -97,6 +97,7 @@ class SliceScene:
         self.view = ViewTransform()
         self._fit_scale = 1.0
         self._scale_factor = 1.0
+        self._laid_out_size = (0, 0)
         self._coordinate = vtkCoordinate()
         self._coordinate.SetCoordinateSystemToWorld()
 
@@ -439,6 +440,12 @@ class SliceScene:
 
     def _layout_overlays(self) -> None:
         width, height = self.renderer.GetSize()
+        if (width, height) != self._laid_out_size:  # text shrinks in small viewports (3x3)
+            self._laid_out_size = (width, height)
+            size = text_size(width, height)
+            for actor in self.corner_actors.values():
+                actor.GetTextProperty().SetFontSize(size)
+            self.overlays.set_font_size(size)
         margin = 6
         self.corner_actors["lower_left"].SetPosition(margin, margin)
         self.corner_actors["lower_right"].SetPosition(width - margin, margin)
