@@ -193,4 +193,4 @@ def test_voi_lut_sequence_table_renders_as_the_standard_says(scene):
 def test_text_shrinks_in_small_viewports():
     from viewer.render.overlays import text_size
 
-    assert text_size(1200, 900) == 15 and text_size(400, 300) == 10 and text_size(200, 150) == 10
+    assert text_size(1200, 900) == 15 and text_size(400, 300) == 11 and text_size(200, 150) == 10
