@@ -512,3 +512,11 @@ def test_projection_image_labels_from_patient_orientation(viewport):
     QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_BracketRight)
     assert viewport.scene.overlays.labels["right"].GetInput() == "H"
     assert viewport.scene.overlays.bar_text.GetInput().endswith("mm (detector)")
+
+
+def test_an_empty_viewport_invites_a_drop(viewport):
+    assert viewport.scene.hint.GetInput() == "Drop a series here"
+    frame = viewport.grab_frame()
+    assert (frame[frame.shape[0] // 2 - 10 : frame.shape[0] // 2 + 10, :, 0] > 80).any()  # grey text drawn
+    viewport.show_volume(make_volume(np.zeros((1, 8, 8), np.int16)), Window(40, 400))
+    assert viewport.scene.hint.GetInput() == ""

@@ -83,6 +83,13 @@ class SliceScene:
             prop.SetVerticalJustification(2 if corner.startswith("upper") else 0)
             self.renderer.AddViewProp(actor)
             self.corner_actors[corner] = actor
+        self.hint = vtkTextActor()  # shown while the viewport is empty
+        hint = self.hint.GetTextProperty()
+        hint.SetFontSize(14)
+        hint.SetColor(0.55, 0.55, 0.55)
+        hint.SetJustification(1)
+        hint.SetVerticalJustification(1)
+        self.renderer.AddViewProp(self.hint)
         self.overlays = ViewOverlays(self.renderer)
         self.reference_lines = ReferenceLines(self.renderer)
         self.measurements = MeasurementLayer(self.renderer)
@@ -112,6 +119,7 @@ class SliceScene:
         (0020,0020) when given (projection images), else none are drawn.
         """
         self.volume = to_vtk_image(voxels, affine)
+        self.hint.SetInput("")
         self.is_color = voxels.ndim == 4
         self.oriented = oriented
         self.patient_orientation = list(patient_orientation or [])
@@ -440,6 +448,7 @@ class SliceScene:
 
     def _layout_overlays(self) -> None:
         width, height = self.renderer.GetSize()
+        self.hint.SetPosition(width / 2, height / 2)
         if (width, height) != self._laid_out_size:  # text shrinks in small viewports (3x3)
             self._laid_out_size = (width, height)
             size = text_size(width, height)

@@ -135,6 +135,7 @@ class Viewport(QWidget):
         self._cine.setSingleShot(True)
         self._cine.timeout.connect(self._cine_step)
         self._cine_intervals: list[float] = []
+        self.scene.hint.SetInput("Drop a series here")
 
     # --- content -----------------------------------------------------------------------------
     def show_volume(self, volume: Volume, window: Window | VoiLut, *, inverted: bool = False) -> None:
