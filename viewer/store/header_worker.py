@@ -133,6 +133,7 @@ def main() -> None:
     """
     warnings.simplefilter("ignore")  # problems come back as FileProblem values, not warnings
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print() from a library must not corrupt the protocol
     chunks: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
 
     def drain() -> None:
