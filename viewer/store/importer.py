@@ -17,20 +17,17 @@ import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from viewer.core.tasks import CancelToken, ProgressCallback
 from viewer.store.header_worker import WorkerError
 from viewer.store.headers import FileProblem, HeaderResult, read_index_header, read_index_header_bytes
 from viewer.store.records import FileIssue, ImportReport
 from viewer.store.sources import list_sources, zip_members
-
-if TYPE_CHECKING:
-    from viewer.store.store import Item, Store
+from viewer.store.store import Item, Store
 
 BATCH = 100  # instances per transaction: ~1 commit per 50 MB of CT, frequent browser updates
 FIRST_BATCH = 25  # small first batches: writing starts (and the browser shows a study) sooner
-POOL_MIN_FILES = 2000  # below this, starting workers (~0.4 s) costs more than it saves
+POOL_MIN_FILES = 2000  # below this, starting workers (~0.4 s of CPU each) costs more than it saves
 POOL_MIN_FILES_WARM = 200  # ... unless this store's workers are already running
 CHUNK = 64  # files per worker round trip
 MAX_ZIP_MEMBER = 2 << 30  # refuse to inflate a member beyond 2 GiB into memory
@@ -44,6 +41,8 @@ def worker_count() -> int:
 
 
 class Importer:
+    """One run of :meth:`Store.import_paths`: its report, its batch, its callbacks."""
+
     def __init__(
         self,
         store: Store,
@@ -111,8 +110,6 @@ class Importer:
     # --- steps ---------------------------------------------------------------------------
 
     def _take(self, result: HeaderResult, path: Path | None, data: bytes | None) -> None:
-        from viewer.store.store import Item
-
         report = self.report
         report.scanned += 1
         if isinstance(result, FileProblem):
