@@ -234,3 +234,34 @@ def test_large_import_uses_workers_and_keeps_order(store: Store, ct_dir: Path, m
     assert report.warnings == []
     ct = store.studies(StudyQuery(modality="CT"))[0]
     assert (ct.series_count, ct.instance_count, ct.description) == (1, 134, "PANCREAS")
+
+
+def test_a_thousand_files_some_cut_short(store: Store, data_dir: Path, tmp_path: Path) -> None:
+    """Every real file four times over (symlinks, indexed in place) plus 60 truncated copies and
+    junk: all good instances imported once, every bad file reported with its reason."""
+    real = sorted(p for p in data_dir.rglob("*") if p.is_file() and p.suffix not in (".md", ".upstream", ".sha256")
+                  and p.name != "DICOMDIR")
+    uids = {str(pydicom.dcmread(p, stop_before_pixels=True, force=True).SOPInstanceUID) for p in real}
+    assert len(real) == len(uids) == 267
+    root = tmp_path / "big"
+    for copy in range(4):
+        folder = root / f"copy{copy}"
+        folder.mkdir(parents=True)
+        for i, src in enumerate(real):
+            (folder / f"{i:03d}_{src.name}").symlink_to(src)
+    cut_dir = root / "cut"
+    cut_dir.mkdir()
+    images = [p for p in real if p.stat().st_size > 20_000][:60]
+    for i, src in enumerate(images):
+        raw = src.read_bytes()
+        (cut_dir / f"cut{i:02d}").write_bytes(raw[: len(raw) * (i + 1) // 62])  # 1/62 .. 60/62 of the file
+    (root / "thumbs.db").write_bytes(b"\0" * 512)
+    report = store.import_paths([root], link=True)
+    _check_report_adds_up(report)
+    assert report.scanned == 4 * 267 + 60 + 1 > 1000
+    assert (report.imported, report.duplicate, report.conflict) == (267, 3 * 267, 0)
+    assert report.skipped == 1
+    assert report.failed == 60
+    assert sorted(Path(f.path).name for f in report.failures) == [f"cut{i:02d}" for i in range(60)]
+    assert all("truncated" in f.reason or "corrupt" in f.reason for f in report.failures)
+    assert sum(s.instance_count for s in store.studies()) == 267
