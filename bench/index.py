@@ -16,6 +16,8 @@ Rows:
                          (one per core), results back in the parent
   lightbox-index         Store.import_paths(link=True): headers + the SQLite index committed,
                          workers already running (as in the GUI, where the store stays open)
+  lightbox-index-fresh   the same on a store opened for this import (new home): the worker
+                         processes start during the import (the first import of a session)
   lightbox-cli           `python -m viewer --home NEW import --link FOLDER`: a fresh process,
                          Python and worker start-up included
 """
@@ -170,6 +172,13 @@ def main(argv: list[str] | None = None) -> None:
         report = store.import_paths([folder], link=True)
         assert report.imported == n, report
 
+    def index_fresh() -> None:
+        home = work / f"fresh-{time.monotonic_ns()}"
+        with Store.open(home) as fresh:
+            report = fresh.import_paths([folder], link=True)
+        assert report.imported == n, report
+        shutil.rmtree(home)
+
     def cli() -> None:
         home = work / f"cli-{time.monotonic_ns()}"
         subprocess.run([sys.executable, "-m", "viewer", "--home", str(home), "import", "--link", str(folder),
@@ -180,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
         for study in store.studies():
             store.delete_study(study.study_uid)
 
-    ours = {"lightbox-headers": headers_only, "lightbox-index": index_committed, "lightbox-cli": cli}
+    ours = {"lightbox-headers": headers_only, "lightbox-index": index_committed,
+            "lightbox-index-fresh": index_fresh, "lightbox-cli": cli}
     times: dict[str, list[float]] = {name: [] for name in [*(f"peer:{m}" for m in peers), *ours]}
     foreign: dict[str, float] = dict.fromkeys(times, 0.0)
     try:
