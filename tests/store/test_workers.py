@@ -110,3 +110,22 @@ def test_long_paths_do_not_deadlock_the_pipes(tmp_path: Path, mr_dir: Path) -> N
         assert len(results) == 600 and all(r.sop_uid == results[0].sop_uid for r in results)
     finally:
         workers.kill()
+
+
+def test_warm_up_makes_the_next_import_use_the_workers(store: Store, ct_dir: Path, mr_dir: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer, "worker_count", lambda: 2)
+    assert not store._header_workers_running()
+    store.warm_up()
+    assert store._header_workers_running()
+    _started(store)
+    used: list[int] = []
+    real_map = HeaderWorkers.map
+
+    def counting_map(self: HeaderWorkers, chunks: list[list[str]]):
+        used.append(sum(len(c) for c in chunks))
+        yield from real_map(self, chunks)
+
+    monkeypatch.setattr(HeaderWorkers, "map", counting_map)
+    report = store.import_paths([ct_dir, mr_dir], link=True)  # 238 files: above the warm threshold
+    assert report.imported == 234 and used == [238]

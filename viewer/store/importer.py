@@ -27,7 +27,9 @@ from viewer.store.store import Item, Store
 
 BATCH = 100  # instances per transaction: ~1 commit per 50 MB of CT, frequent browser updates
 FIRST_BATCH = 25  # small first batches: writing starts (and the browser shows a study) sooner
-POOL_MIN_FILES = 2000  # below this, starting workers (~0.4 s of CPU each) costs more than it saves
+# Below this many files a cold start of the workers (~0.3 s of CPU each, mostly importing
+# pydicom) costs more than they save on 2 cores; measured with bench/index.py.
+POOL_MIN_FILES = 8000
 POOL_MIN_FILES_WARM = 200  # ... unless this store's workers are already running
 CHUNK = 64  # files per worker round trip
 MAX_ZIP_MEMBER = 2 << 30  # refuse to inflate a member beyond 2 GiB into memory

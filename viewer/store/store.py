@@ -132,6 +132,20 @@ class Store:
                 self._readers = None
         self._db.close()
 
+    def warm_up(self) -> None:
+        """Start the header worker processes now, so the next big import uses every core at once.
+
+        Optional: an application may call this when idle after start-up. Without it, only an
+        import of thousands of files starts the workers (and pays their start-up); with it,
+        any import of a few hundred files or more is read on all cores.
+        """
+        from viewer.store.importer import worker_count
+
+        count = worker_count()
+        if count > 1:
+            with self._header_workers(count):
+                pass
+
     def _header_workers_running(self) -> bool:
         readers = self._readers
         return readers is not None and all(p.poll() is None for p in readers.procs)
