@@ -520,3 +520,18 @@ def test_an_empty_viewport_invites_a_drop(viewport):
     assert (frame[frame.shape[0] // 2 - 10 : frame.shape[0] // 2 + 10, :, 0] > 80).any()  # grey text drawn
     viewport.show_volume(make_volume(np.zeros((1, 8, 8), np.int16)), Window(40, 400))
     assert viewport.scene.hint.GetInput() == ""
+
+
+def test_dragging_an_end_point_re_measures(viewport):
+    vol = make_volume(np.zeros((1, 128, 128), np.int16), spacing=(0.5, 0.5))
+    viewport.show_volume(vol, Window(40, 400))
+    g = viewport.scene.slice_geometry()
+    m = viewport.add_measurement("length", [g.to_patient(64, 20), g.to_patient(64, 60)])
+    assert m.result["length"] == pytest.approx(20.0)
+    changed = []
+    viewport.measurement_changed.connect(changed.append)
+    p = lambda j, i: widget_point(viewport, vol, 0, j, i)  # noqa: E731
+    drag(viewport.vtk_widget, [p(64, 60), p(64, 80), p(64, 100)])  # W/L tool, but on the handle
+    assert changed == [m] and viewport.measurements == [m]
+    assert m.result["length"] == pytest.approx(40.0, abs=2 * viewport.scene.mm_per_pixel)
+    assert viewport.scene.window == (40.0, 400.0)  # not a W/L drag

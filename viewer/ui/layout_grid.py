@@ -99,6 +99,7 @@ class LayoutGrid(QWidget):
     viewport_added = Signal(object)  # a Viewport created for a bigger layout
     measurement_added = Signal(object, object)  # Viewport, Measurement: persist it
     measurement_removed = Signal(object, object)  # Viewport, Measurement: forget it
+    measurement_changed = Signal(object, object)  # Viewport, Measurement: its points moved, save again
 
     def __init__(self, rows: int = 1, cols: int = 1, parent: QWidget | None = None, workers=None) -> None:
         super().__init__(parent)
@@ -165,6 +166,7 @@ class LayoutGrid(QWidget):
         view.double_clicked.connect(lambda v=view: self.toggle_maximized(v))
         view.measurement_added.connect(lambda m, v=view: self.measurement_added.emit(v, m))
         view.measurement_removed.connect(lambda m, v=view: self.measurement_removed.emit(v, m))
+        view.measurement_changed.connect(lambda m, v=view: self.measurement_changed.emit(v, m))
         if self.preset_table is not None:
             view.preset_table = self.preset_table
         view.vtk_widget.setAcceptDrops(True)

@@ -6,9 +6,10 @@ press point; middle-drag (or Shift+left) pans. Keys: PgUp/PgDn/arrows scroll, Ho
 0–9 apply W/L presets (:mod:`viewer.core.presets`), I inverts, R resets, F fits, A toggles
 annotations, [ and ] rotate 90°, H and V flip, + and - zoom, N toggles interpolation (nearest
 for pixel peeping), space plays/stops cine, Delete removes the measurement under the mouse (else
-the newest on the image), Esc cancels the one being drawn; a double-click (outside the
-measuring tools) asks the grid to maximize the viewport. VTK's own bindings (which include
-'q' = quit) are replaced: an observer on the style replaces the style's default handler.
+the newest on the image), Esc cancels the one being drawn. Dragging a measurement's end point
+(with any tool) moves it and re-measures; a double-click (outside the measuring tools) asks the
+grid to maximize the viewport. VTK's own bindings (which include 'q' = quit) are replaced: an
+observer on the style replaces the style's default handler.
 
 Measurements are :class:`~viewer.core.measurements.Measurement` values in patient
 coordinates; the viewport announces each one (``measurement_added``/``measurement_removed``)
@@ -56,6 +57,7 @@ class _Drag:
     window: tuple[float, float]
     slice_index: int
     points: list[np.ndarray] = field(default_factory=list)
+    handle: tuple[Measurement, int] | None = None  # dragging point n of a measurement
 
 
 def _has_graphics(header) -> bool:
@@ -72,6 +74,7 @@ class Viewport(QWidget):
     double_clicked = Signal()  # left double-click (the grid maximizes the viewport)
     measurement_added = Signal(object)  # Measurement
     measurement_removed = Signal(object)  # Measurement
+    measurement_changed = Signal(object)  # Measurement whose points were dragged (persist again)
     probed = Signal(object)  # dict with the value under the cursor (probe tool, live)
     hovered = Signal(object)  # the same dict on every mouse move without a button: for a status bar
     cine_toggled = Signal(bool)
@@ -460,6 +463,10 @@ class Viewport(QWidget):
             self.add_measurement("angle", [*self._angle_pending, point])
             self._angle_pending, self._draft = None, None
             return
+        handle = self.handle_near(*xy) if button == "left" and tool != "pan" else None
+        if handle is not None:  # grab a measurement's end point, whatever the tool
+            self._drag = _Drag(button, "handle", xy, xy, self.scene.window, self.slice_index, [point], handle)
+            return
         self._drag = _Drag(button, tool, xy, xy, self.scene.window, self.slice_index, [point])
         if tool in MEASURE_TOOLS:
             self._draft = (tool, [point] if tool == "probe" else [point, point])
@@ -480,7 +487,12 @@ class Viewport(QWidget):
             return
         dx, dy = xy[0] - drag.last[0], xy[1] - drag.last[1]
         tool = drag.tool
-        if tool == "window":
+        if tool == "handle" and drag.handle is not None:
+            m, n = drag.handle
+            m.points[n] = tuple(float(c) for c in self.scene.display_to_patient(*xy))
+            self._remeasure(m)
+            self._refresh()
+        elif tool == "window":
             if not self.scene.is_color:
                 c0, w0 = drag.window
                 width = max(w0 + (xy[0] - drag.start[0]) * self._units_per_pixel, 1.0)
@@ -512,6 +524,10 @@ class Viewport(QWidget):
 
     def _release(self) -> None:
         drag, self._drag = self._drag, None
+        if drag is not None and drag.handle is not None:
+            if drag.last != drag.start:
+                self.measurement_changed.emit(drag.handle[0])
+            return
         if drag is None or self.volume is None or drag.tool not in MEASURE_TOOLS:
             return
         point = self.scene.display_to_patient(*self._event_xy())
@@ -608,6 +624,24 @@ class Viewport(QWidget):
                 if distance <= best_distance:
                     best, best_distance = m, distance
         return best
+
+    def handle_near(self, x: float, y: float, tolerance: float = 6.0) -> tuple[Measurement, int] | None:
+        """A measurement point of this image within ``tolerance`` display pixels of (x, y)."""
+        best, best_distance = None, tolerance
+        for m in self.visible_measurements():
+            for n, p in enumerate(m.points):
+                px, py = self.scene.patient_to_display(np.asarray(p))
+                distance = float(np.hypot(px - x, py - y))
+                if distance <= best_distance:
+                    best, best_distance = (m, n), distance
+        return best
+
+    def _remeasure(self, m: Measurement) -> None:
+        assert self.volume is not None
+        k = self.slice_index
+        m.result = measure(m.kind, m.points, self.scene.slice_geometry(k), self.volume.voxels[k],
+                           self.volume.headers[k])
+        self._shapes_shown = None  # the points moved: redraw
 
     def _delete_last(self) -> None:
         """Delete: the measurement under the mouse, else the newest one on this image."""
