@@ -140,6 +140,20 @@ def test_abort_mid_get_keeps_what_arrived(ct_datasets: list, tmp_path: Path) -> 
     assert len(list(tmp_path.glob("*.dcm"))) == N
 
 
+def test_abort_mid_move_is_reported_at_once(ct_datasets: list, tmp_path: Path) -> None:
+    """The move association dies half way: reported now, not after the activity timeout."""
+    study, series = _study(ct_datasets)
+    local = LocalSettings(ae_title="LBTEST", port=free_port(), bind_host="127.0.0.1")
+    with QRPeer(ct_datasets, mode="abort-after", n=4, move_dest=("LBTEST", local.port)) as peer:
+        start = time.monotonic()
+        report = retrieve(
+            _node(peer.port, dimse_timeout=30.0), study, series, method="move", sink=FolderSink(tmp_path), local=local
+        )
+        assert time.monotonic() - start < 5
+    assert isinstance(report.error, AssociationAborted) and "C-MOVE" in str(report.error)
+    assert report.received == 4 and report.partial
+
+
 @pytest.mark.parametrize("method", ["get", "move"])
 def test_failure_status_is_reported(method: str, ct_datasets: list, tmp_path: Path) -> None:
     study, series = _study(ct_datasets)

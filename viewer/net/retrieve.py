@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -179,17 +179,36 @@ def _count(value: Any) -> int:
     return int(value) if value not in (None, "") else 0
 
 
-class _Canceller:
-    """Sends C-CANCEL when the token is set, then aborts after a grace period."""
+class _Watchdog:
+    """Sends C-CANCEL when the token is set (aborting after a grace period), and for C-MOVE
+    replaces pynetdicom's DIMSE timeout with an activity timeout.
 
-    def __init__(self, assoc: Any, msg_id: int, sop: str, cancel: CancelToken | None, grace: float) -> None:
+    A C-MOVE association carries nothing while the peer sends sub-operations elsewhere, and
+    some PACS send no pending responses at all (they are optional, PS3.4 C.4.2.3.1); an
+    instance arriving at our SCP is progress too. With ``idle`` set, the association is
+    aborted only when neither a response nor an instance came for that long.
+    """
+
+    def __init__(
+        self,
+        assoc: Any,
+        msg_id: int,
+        sop: str,
+        cancel: CancelToken | None,
+        grace: float,
+        idle: float | None = None,
+        arrivals: Callable[[], int] | None = None,
+    ) -> None:
         self.assoc, self.msg_id, self.sop, self.cancel, self.grace = assoc, msg_id, sop, cancel, grace
+        self.idle, self.arrivals = idle, arrivals
         self.sent = False
+        self.timed_out = False
+        self._last = time.monotonic()
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lightbox-cancel", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="lightbox-retrieve-watch", daemon=True)
 
-    def __enter__(self) -> _Canceller:
-        if self.cancel is not None:
+    def __enter__(self) -> _Watchdog:
+        if self.cancel is not None or self.idle is not None:
             self._thread.start()
         return self
 
@@ -198,22 +217,41 @@ class _Canceller:
         if self._thread.is_alive():
             self._thread.join()
 
+    def touch(self) -> None:
+        self._last = time.monotonic()
+
     def _run(self) -> None:
-        assert self.cancel is not None
+        seen = self.arrivals() if self.arrivals else 0
+        cancelled_at = None
         while not self._done.wait(0.05):
-            if self.cancel.cancelled:
-                break
-        else:
-            return
-        try:
-            self.assoc.send_c_cancel(self.msg_id, query_model=self.sop)
-            self.sent = True
-            log.info("C-CANCEL sent for message %d", self.msg_id)
-        except Exception as exc:  # the association may already be gone
-            log.debug("C-CANCEL not sent: %s", exc)
-        if not self._done.wait(self.grace) and self.assoc.is_established:
-            log.warning("no final response %.1f s after C-CANCEL; aborting the association", self.grace)
-            self.assoc.abort()
+            now = time.monotonic()
+            if not self.assoc.is_established:  # aborted by the peer or the network
+                self.assoc.dimse.msg_queue.put((None, None))
+                return
+            if self.arrivals is not None and (count := self.arrivals()) != seen:
+                seen, self._last = count, now
+            if self.cancel is not None and self.cancel.cancelled and cancelled_at is None:
+                cancelled_at = now
+                try:
+                    self.assoc.send_c_cancel(self.msg_id, query_model=self.sop)
+                    self.sent = True
+                    log.info("C-CANCEL sent for message %d", self.msg_id)
+                except Exception as exc:  # the association may already be gone
+                    log.debug("C-CANCEL not sent: %s", exc)
+            if cancelled_at is not None and now - cancelled_at > self.grace:
+                log.warning("no final response %.1f s after C-CANCEL; aborting the association", self.grace)
+                self._abort()
+                return
+            if self.idle is not None and now - self._last > self.idle:
+                self.timed_out = True
+                self._abort()
+                return
+
+    def _abort(self) -> None:
+        self.assoc.abort()
+        # pynetdicom's response generator waits on its message queue, with no timeout on a
+        # C-MOVE association; an empty message makes it yield "no response" and return.
+        self.assoc.dimse.msg_queue.put((None, None))
 
 
 def _drive(
@@ -223,12 +261,13 @@ def _drive(
     node: RemoteNode,
     lost: Any,
     progress: ProgressCallback | None,
-    canceller: _Canceller,
+    watchdog: _Watchdog,
 ) -> None:
     """Consume C-GET/C-MOVE responses into ``report`` (counts, final status, failed UIDs)."""
     for status, ident in responses:
+        watchdog.touch()
         if "Status" not in status:
-            if canceller.sent:
+            if watchdog.sent:
                 report.cancelled = True
                 return
             lost()
@@ -351,7 +390,7 @@ def _get(
     ) as (assoc, watch):
         sop = _pick_model(assoc, node, models, ident, local)
         msg_id = next_message_id()
-        with _Canceller(assoc, msg_id, sop, cancel, grace) as canceller:
+        with _Watchdog(assoc, msg_id, sop, cancel, grace) as watchdog:
             try:
                 _drive(
                     assoc.send_c_get(ident, sop, msg_id=msg_id),
@@ -360,7 +399,7 @@ def _get(
                     node,
                     lambda: raise_lost(assoc, watch, node, "C-GET"),
                     progress,
-                    canceller,
+                    watchdog,
                 )
             except NetError as exc:
                 report.error = exc
@@ -383,7 +422,7 @@ def _move(
 ) -> None:
     msg_id = next_message_id()
     if move_to:  # another process's SCP receives: we only see the peer's counts
-        _send_move(node, ident, report, progress, cancel, local, grace, move_to, msg_id)
+        _send_move(node, ident, report, progress, cancel, local, grace, move_to, msg_id, None)
         return
     own_scp = None
     if scp is None:
@@ -394,7 +433,18 @@ def _move(
     try:
         with scp.route(*uids, sink=sink, msg_id=msg_id) as route:
             try:
-                _send_move(node, ident, report, progress, cancel, local, grace, scp.ae_title, msg_id)
+                _send_move(
+                    node,
+                    ident,
+                    report,
+                    progress,
+                    cancel,
+                    local,
+                    grace,
+                    scp.ae_title,
+                    msg_id,
+                    lambda: len(route.received),
+                )
             finally:
                 report.received = len(route.received)
                 report.received_sop_uids = list(route.received)
@@ -426,14 +476,17 @@ def _send_move(
     grace: float,
     destination: str,
     msg_id: int,
+    arrivals: Callable[[], int] | None,
 ) -> None:
-    """The C-MOVE association itself: request, pending responses, C-CANCEL."""
+    """The C-MOVE association itself: request, pending responses, C-CANCEL, activity timeout."""
     models = (StudyRootQueryRetrieveInformationModelMove, PatientRootQueryRetrieveInformationModelMove)
     with associate(
         node, [build_context(m) for m in models], service="Study or Patient Root C-MOVE", calling_aet=local.ae_title
     ) as (assoc, watch):
         sop = _pick_model(assoc, node, models, ident, local)
-        with _Canceller(assoc, msg_id, sop, cancel, grace) as canceller:
+        assoc.dimse_timeout = None  # the watchdog times out on inactivity instead
+        assoc.network_timeout = None
+        with _Watchdog(assoc, msg_id, sop, cancel, grace, node.dimse_timeout, arrivals) as watchdog:
             try:
                 _drive(
                     assoc.send_c_move(ident, destination, sop, msg_id=msg_id),
@@ -442,7 +495,7 @@ def _send_move(
                     node,
                     lambda: raise_lost(assoc, watch, node, "C-MOVE"),
                     progress,
-                    canceller,
+                    watchdog,
                 )
             except NetError as exc:
                 report.error = exc
