@@ -3,12 +3,16 @@
 C-GET brings the instances back on the same association (the peer acts as C-STORE SCU on
 the storage contexts we offer with the SCP role, PS3.7 D.3.3.4), so it needs no inbound
 port. C-MOVE makes the peer open its own association to our storage SCP, under the AE
-title it has configured for us. Either way each instance goes to the ``sink``.
+title it has configured for us. Either way each instance goes to the ``sink``. Study Root
+is used when the peer accepts it, Patient Root otherwise (the Patient ID is then looked up
+with a C-FIND, PS3.4 C.6.1.2).
 
 Progress comes from the pending responses' sub-operation counts (PS3.4 C.4.2.1.6:
 remaining, completed, failed, warning). Cancelling sends C-CANCEL (PS3.7 9.3.2.3 /
 9.3.3.3) from a watcher thread, so it works even while the peer is busy; if the peer has not
-sent its final response ``cancel_grace`` seconds later the association is aborted.
+sent its final response ``cancel_grace`` seconds later the association is aborted. A C-MOVE
+times out on inactivity (neither a response nor an instance for ``node.dimse_timeout``),
+since pending responses are optional and the instances travel on another association.
 Instances already handed to the sink stay there, so a retrieve can be resumed with
 ``sop_uids`` set to what is still missing (see :func:`missing_instances`).
 
