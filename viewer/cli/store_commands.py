@@ -37,7 +37,8 @@ be added; paths are absolute; a file inside a ZIP is ``ARCHIVE!MEMBER``):
 Names are the decoded Person Name values (all component groups, ``=`` separated); dates are
 DICOM ``YYYYMMDD``, times ``HHMMSS[.ffffff]``, "" when absent.
 
-``lightbox export STUDY_UID --to DIR [--dicomdir] [--anonymize] [--zip] --json``::
+``lightbox export STUDY_UID --to DIR [--dicomdir] [--anonymize [--keep-dates] [--keep-device]] [--zip]
+--json``::
 
     {"command": "export", "study_uid": str,   # the replacement UID when --anonymize
      "destination": str, "files": int, "bytes": int, "dicomdir": bool, "deidentified": bool,
