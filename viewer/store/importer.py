@@ -10,12 +10,12 @@ show studies while the rest is still being read.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from pathlib import Path
 
 from viewer.core.tasks import CancelToken, ProgressCallback
@@ -23,7 +23,7 @@ from viewer.store.header_worker import WorkerError
 from viewer.store.headers import FileProblem, HeaderResult, read_index_header, read_index_header_bytes
 from viewer.store.records import FileIssue, ImportReport
 from viewer.store.sources import list_sources, zip_members
-from viewer.store.store import Item, Store
+from viewer.store.store import Item, Store, _Batch
 
 BATCH = 100  # instances per transaction: ~1 commit per 50 MB of CT, frequent browser updates
 FIRST_BATCH = 25  # small first batches: writing starts (and the browser shows a study) sooner
@@ -62,15 +62,17 @@ class Importer:
         self.report = ImportReport()
         self.total = 0
         self._batch: list[Item] = []
-        self._pending: tuple[Future[list[str]], ImportReport] | None = None
+        self._pending: _Batch | None = None
         self._batch_size = FIRST_BATCH
 
     def run(self, paths: list[Path]) -> ImportReport:
         try:
             return self._run(paths)
         finally:
-            if self._pending is not None:  # an exception left a batch committing: let it finish
-                self._pending[0].exception()
+            if self._pending is not None:  # an exception left a batch being written: index it
+                pending, self._pending = self._pending, None
+                with contextlib.suppress(Exception):
+                    self.store._finish(pending, source="import")
 
     def _run(self, paths: list[Path]) -> ImportReport:
         report = self.report
@@ -132,27 +134,26 @@ class Importer:
             self._flush()
 
     def _flush(self) -> None:
-        """Hand the batch to the store's committer thread; read on while it is written.
+        """Start writing this batch, then finish (index) the previous one.
 
-        One batch commits while the next one's headers are read (file writes and fsync
-        release the GIL), so copying overlaps parsing. Batches still commit in order.
+        The writer threads copy batch k while batch k-1 is indexed and batch k+1's headers
+        are read (file writes and fsync release the GIL). Batches are indexed in order.
         """
         if not self._batch:
             return
         batch, self._batch = self._batch, []
         self._batch_size = min(BATCH, self._batch_size * 2)
+        begun = self.store._begin(batch, ImportReport())
         self._settle()
-        part = ImportReport()
-        self._pending = (self.store._committer().submit(self.store._commit, batch, part, source="import"), part)
+        self._pending = begun
 
     def _settle(self) -> None:
-        """Wait for the batch being committed; merge its outcome and tell the listeners."""
+        """Index the batch being written; merge its outcome and tell the listeners."""
         if self._pending is None:
             return
-        future, part = self._pending
-        self._pending = None
-        studies = future.result()
-        self.report.merge(part)
+        pending, self._pending = self._pending, None
+        studies = self.store._finish(pending, source="import")
+        self.report.merge(pending.report)
         self._report("importing")
         if studies and self.on_batch is not None:
             self.on_batch(studies)

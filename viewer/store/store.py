@@ -24,7 +24,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -84,12 +84,23 @@ class Item:
     link: bool = False  # index ``path`` in place instead of copying it
 
 
-@dataclass(eq=False)  # identity semantics: plans are tracked in sets
+@dataclass(eq=False)  # identity semantics: plans are compared by identity
 class _Planned:
     item: Item
     stored_path: str  # as recorded in the index
     storage: str
     size: int = 0
+
+
+@dataclass(eq=False)
+class _Batch:
+    """A batch between :meth:`Store._begin` and :meth:`Store._finish`."""
+
+    plans: list[_Planned]
+    to_write: list[_Planned]  # the managed files among them
+    stale: list[str]  # SOP Instance UIDs whose indexed file is gone
+    writes: list[Future[BaseException | None]]  # one per to_write: None, or why it failed
+    report: ImportReport
 
 
 class Store:
@@ -102,7 +113,7 @@ class Store:
         self._writers_lock = threading.Lock()
         self._readers: HeaderWorkers | None = None
         self._readers_lock = threading.Lock()
-        self._commits: ThreadPoolExecutor | None = None
+        self._in_flight: dict[str, Item] = {}  # SOP Instance UID -> begun, not yet indexed
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -120,9 +131,6 @@ class Store:
 
     def close(self) -> None:
         with self._writers_lock:
-            if self._commits is not None:
-                self._commits.shutdown(wait=True)
-                self._commits = None
             if self._writers is not None:
                 self._writers.shutdown(wait=True)
                 self._writers = None
@@ -260,13 +268,6 @@ class Store:
             raise StoreError(report.failures[0].reason)
         return IMPORTED if report.imported else DUPLICATE if report.duplicate else CONFLICT
 
-    def _committer(self) -> ThreadPoolExecutor:
-        """The one thread that commits import batches (one SQLite connection, kept open)."""
-        with self._writers_lock:
-            if self._commits is None:
-                self._commits = ThreadPoolExecutor(1, thread_name_prefix="lightbox-commit")
-            return self._commits
-
     def _writer_pool(self) -> ThreadPoolExecutor:
         with self._writers_lock:
             if self._writers is None:
@@ -275,11 +276,20 @@ class Store:
 
     def _commit(self, items: list[Item], report: ImportReport, *, source: str) -> list[str]:
         """Classify, write and index a batch; update ``report``; return the studies that grew."""
+        return self._finish(self._begin(items, report), source=source)
+
+    def _begin(self, items: list[Item], report: ImportReport) -> _Batch:
+        """Steps 1-2 and the start of 3: classify, journal, and hand the files to the writers.
+
+        Returns at once; :meth:`_finish` waits for the files and indexes them. The importer
+        begins batch k+1 before finishing batch k, so writing never waits for header reading
+        or a commit. Instances begun but not yet indexed are "in flight": later batches and
+        network receipts are classified against them too.
+        """
         with self._db.write_lock:
             conn = self._db.connection()
             plans: list[_Planned] = []
             stale: list[str] = []
-            in_batch: dict[str, Item] = {}
             uids = [item.header.sop_uid for item in items]
             known = {r[0]: r[1:] for r in conn.execute(
                 f"SELECT sop_uid, path, storage FROM instance WHERE sop_uid IN ({','.join('?' * len(uids))})",
@@ -287,6 +297,14 @@ class Store:
             )}
             for item in items:
                 h = item.header
+                first = self._in_flight.get(h.sop_uid)
+                if first is not None:  # in this batch or one still being written
+                    if _same_content(item, first.path, first.data):
+                        report.duplicate += 1
+                    else:
+                        report.conflict += 1
+                        report.conflicts.append(FileIssue(h.source, _conflict_reason(first.header.source)))
+                    continue
                 row = known.get(h.sop_uid)
                 if row is not None:
                     existing = self._resolve(row[0], row[1])
@@ -295,38 +313,58 @@ class Store:
                         continue
                     stale.append(h.sop_uid)  # its file vanished (a linked folder moved): re-take it
                     report.warnings.append(f"{h.source}: replaces an indexed copy whose file is missing")
-                if h.sop_uid in in_batch:
-                    first = in_batch[h.sop_uid]
-                    if _same_content(item, first.path, first.data):
-                        report.duplicate += 1
-                    else:
-                        report.conflict += 1
-                        report.conflicts.append(FileIssue(h.source, _conflict_reason(first.header.source)))
-                    continue
-                in_batch[h.sop_uid] = item
+                self._in_flight[h.sop_uid] = item
                 if item.link and item.path is not None:
                     plans.append(_Planned(item, str(item.path), STORAGE_LINK, h.size))  # absolute
                 else:
                     rel = managed_relpath(h.study_uid, h.series_uid, h.sop_uid)
                     plans.append(_Planned(item, rel, STORAGE_COPY))
-            to_write = [p for p in plans if p.storage == STORAGE_COPY]
-            if to_write:
+            batch = _Batch(plans, [p for p in plans if p.storage == STORAGE_COPY], stale, [], report)
+            if batch.to_write:
                 pid = os.getpid()
-                with self._db.write() as c:
-                    c.executemany("INSERT OR REPLACE INTO pending_file(path, pid) VALUES (?, ?)",
-                                  [(p.stored_path, pid) for p in to_write])
-                written = self._write_files(to_write, report)
-                plans = [p for p in plans if p.storage == STORAGE_LINK or p in written]
-            try:
-                with self._db.write() as c:
-                    for uid in stale:
-                        c.execute("DELETE FROM instance WHERE sop_uid = ?", (uid,))
-                    studies = _index(c, plans, source)
-                    c.executemany("DELETE FROM pending_file WHERE path = ?",
-                                  [(p.stored_path,) for p in to_write])
-            except sqlite3.Error as exc:
-                self._discard(to_write)
-                raise StoreError(f"cannot index the batch in {self._db.path}: {exc}") from exc
+                try:
+                    with self._db.write() as c:
+                        c.executemany("INSERT OR REPLACE INTO pending_file(path, pid) VALUES (?, ?)",
+                                      [(p.stored_path, pid) for p in batch.to_write])
+                except BaseException:
+                    self._forget(batch)
+                    raise
+                pool = self._writer_pool()
+                batch.writes = [pool.submit(self._write_one, p) for p in batch.to_write]
+            return batch
+
+    def _finish(self, batch: _Batch, *, source: str) -> list[str]:
+        """Steps 3-4: wait for the batch's files, then index them in one transaction."""
+        report = batch.report
+        try:
+            failed: list[_Planned] = []
+            for plan, future in zip(batch.to_write, batch.writes, strict=True):
+                exc = future.result()
+                if exc is not None:
+                    failed.append(plan)
+                    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                    report.failed += 1
+                    report.failures.append(
+                        FileIssue(plan.item.header.source, f"cannot write to the cache: {reason}"))
+            if failed:
+                self._discard(failed)
+            written = [p for p in batch.to_write if p not in failed]
+            for folder in {(self.home / p.stored_path).parent for p in written}:
+                fsync_dir(folder)  # the renames are durable before the index points at them
+            plans = [p for p in batch.plans if p.storage == STORAGE_LINK or p not in failed]
+            with self._db.write_lock:
+                try:
+                    with self._db.write() as c:
+                        for uid in batch.stale:
+                            c.execute("DELETE FROM instance WHERE sop_uid = ?", (uid,))
+                        studies = _index(c, plans, source)
+                        c.executemany("DELETE FROM pending_file WHERE path = ?",
+                                      [(p.stored_path,) for p in written])
+                except sqlite3.Error as exc:
+                    self._discard(written)
+                    raise StoreError(f"cannot index the batch in {self._db.path}: {exc}") from exc
+        finally:
+            self._forget(batch)
         for p in plans:
             report.imported += 1
             report.bytes += p.size
@@ -334,6 +372,19 @@ class Store:
             if uid not in report.study_uids:
                 report.study_uids.append(uid)
         return studies
+
+    def _forget(self, batch: _Batch) -> None:
+        with self._db.write_lock:
+            for p in batch.plans:
+                if self._in_flight.get(p.item.header.sop_uid) is p.item:
+                    del self._in_flight[p.item.header.sop_uid]
+
+    def _write_one(self, plan: _Planned) -> BaseException | None:
+        try:
+            plan.size = _write_managed(plan.item, self.home / plan.stored_path)
+            return None
+        except (OSError, DicomReadError, ValueError, TypeError) as exc:
+            return exc
 
     def _classify_known(self, item: Item, existing: Path, report: ImportReport) -> None:
         # the same file (re-indexing a linked folder) needs no reading
@@ -343,33 +394,6 @@ class Store:
         else:
             report.conflict += 1
             report.conflicts.append(FileIssue(item.header.source, _conflict_reason(str(existing))))
-
-    def _write_files(self, plans: list[_Planned], report: ImportReport) -> set[_Planned]:
-        def write(plan: _Planned) -> tuple[_Planned, BaseException | None]:
-            try:
-                plan.size = _write_managed(plan.item, self.home / plan.stored_path)
-                return plan, None
-            except (OSError, DicomReadError, ValueError, TypeError) as exc:
-                return plan, exc
-
-        done: set[_Planned] = set()
-        failed: list[_Planned] = []
-        pool = self._writer_pool() if len(plans) > 1 else None
-        results = pool.map(write, plans) if pool else map(write, plans)
-        for plan, exc in results:
-            if exc is None:
-                done.add(plan)
-            else:
-                failed.append(plan)
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                report.failed += 1
-                report.failures.append(
-                    FileIssue(plan.item.header.source, f"cannot write to the cache: {reason}"))
-        if failed:
-            self._discard(failed)
-        for folder in {(self.home / p.stored_path).parent for p in done}:
-            fsync_dir(folder)  # the renames are durable before the index points at them
-        return done
 
     def _discard(self, plans: list[_Planned]) -> None:
         """Remove files written for plans that will not be indexed, and their journal entries."""
