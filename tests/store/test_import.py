@@ -265,3 +265,23 @@ def test_a_thousand_files_some_cut_short(store: Store, data_dir: Path, tmp_path:
     assert sorted(Path(f.path).name for f in report.failures) == [f"cut{i:02d}" for i in range(60)]
     assert all("truncated" in f.reason or "corrupt" in f.reason for f in report.failures)
     assert sum(s.instance_count for s in store.studies()) == 267
+
+
+def test_duplicates_of_a_batch_still_being_written(store: Store, mr_dir: Path, tmp_path: Path) -> None:
+    """The next batch is classified while the previous one is written and not yet indexed:
+    its copies and conflicts must be recognised against the instances in flight."""
+    folder = tmp_path / "mr"
+    folder.mkdir()
+    files = sorted(mr_dir.glob("*.IMA"))[:60]
+    for f in files:
+        shutil.copyfile(f, folder / f.name)
+    shutil.copyfile(files[0], folder / "000027a")  # sorts into the second batch (after 25 files)
+    other = pydicom.dcmread(files[1])
+    other.PatientName = "Someone^Else"
+    other.save_as(folder / "000028a")
+    report = store.import_paths([folder])
+    assert (report.imported, report.duplicate, report.conflict, report.failed) == (60, 1, 1, 0)
+    assert report.conflicts[0].path == str(folder / "000028a")
+    assert report.conflicts[0].reason.startswith(f"same SOP Instance UID as {folder / files[1].name}")
+    assert sum(s.instance_count for s in store.studies()) == 60
+    assert not store._in_flight
