@@ -1,14 +1,15 @@
 """The local cache: one SQLite index plus the managed files, shared by the GUI, the CLI and the
 network layer.
 
-Every instance enters through :meth:`Store._commit`, whatever its origin (an import batch,
-a C-STORE received by the storage SCP, a C-GET), so deduplication, atomic writes and crash
-recovery are written once:
+Every instance enters through :meth:`Store._begin` and :meth:`Store._finish`, whatever its
+origin (an import batch, a C-STORE received by the storage SCP, a C-GET), so deduplication,
+atomic writes and crash recovery are written once:
 
-1. each instance is classified against the index and the batch: new, duplicate (same SOP
-   Instance UID, same content) or conflict (same UID, different content; the first is kept);
+1. each instance is classified against the index and the instances in flight: new,
+   duplicate (same SOP Instance UID, same content) or conflict (same UID, different
+   content; the first is kept);
 2. the managed paths of the new ones are journalled in ``pending_file`` and committed;
-3. the files are written (temp, fsync, rename);
+3. the files are written by a pool of threads (temp, fdatasync, rename; folders fsync'ed);
 4. one transaction indexes them and clears the journal.
 
 A process killed anywhere in 2-4 leaves journal entries of a dead process; :meth:`recover`
