@@ -294,3 +294,23 @@ def test_monochrome1_and_presentation_lut_shape_decide_inversion(reading):
                            PhotometricInterpretation="MONOCHROME1", PresentationLUTShape="IDENTITY")
     reading.grid.show_series_in(view, identity)
     assert not view.scene.inverted
+
+
+def test_cine_button_fps_and_space_key_stay_in_step(qtbot, reading):
+    toolbar, view = reading.toolbar, reading.grid.viewports[0]
+    view.show_volume(make_volume(np.zeros((5, 16, 16), np.int16), modality="US", FrameTime=500), Window(40, 400))
+    QTest.keyClick(view.vtk_widget, Qt.Key.Key_Space)
+    assert view.cine_playing and toolbar.cine.isChecked()
+    assert view._cine_intervals == [500.0] * 5  # Frame Time (0018,1063)
+    toolbar.fps.setValue(50)
+    assert view._cine_intervals == [20.0] * 5
+    seen = []
+    view.slice_changed.connect(seen.append)
+    qtbot.waitUntil(lambda: len(seen) >= 4, timeout=2000)
+    toolbar.cine.trigger()
+    assert not view.cine_playing
+    toolbar.fps.setValue(0)  # back to the file's Frame Time
+    QTest.keyClick(view.vtk_widget, Qt.Key.Key_Space)
+    assert view._cine_intervals == [500.0] * 5 and toolbar.cine.isChecked()
+    QTest.keyClick(view.vtk_widget, Qt.Key.Key_Space)
+    assert not toolbar.cine.isChecked()

@@ -99,6 +99,7 @@ class ReadingToolbar(QToolBar):
         self.fps.setSpecialValueText("file fps")
         self.fps.setSuffix(" fps")
         self.fps.setToolTip("Cine rate; 'file fps' follows Frame Time / Frame Time Vector")
+        self.fps.valueChanged.connect(lambda value: self.grid.active_viewport.set_cine_fps(value or None))
         self.addWidget(self.fps)
         if sync is not None:
             self.sync_menu = QMenu("Sync", self)
@@ -116,6 +117,9 @@ class ReadingToolbar(QToolBar):
                 "Take the slices now shown as the same anatomy (for priors without a shared frame of reference)")
             self._menu_button("Sync", self.sync_menu)
         grid.active_changed.connect(self._active_changed)
+        for view in grid.all_viewports:
+            self._watch_cine(view)
+        grid.viewport_added.connect(self._watch_cine)
 
     def _menu_button(self, text: str, menu: QMenu) -> None:
         button = QToolButton(self)
@@ -152,9 +156,19 @@ class ReadingToolbar(QToolBar):
     def _toggle_cine(self, on: bool) -> None:
         view = self.grid.active_viewport
         if on:
-            view.play_cine(self.fps.value() or None)
+            view.set_cine_fps(self.fps.value() or None)
+            view.play_cine()
         else:
             view.stop_cine()
+
+    def _watch_cine(self, view) -> None:
+        """Keep the play button in step when the space key starts or stops the active viewport."""
+        def toggled(on: bool) -> None:
+            if view is self.grid.active_viewport:
+                self.cine.blockSignals(True)
+                self.cine.setChecked(on)
+                self.cine.blockSignals(False)
+        view.cine_toggled.connect(toggled)
 
     def _active_changed(self, view) -> None:
         self.smooth.blockSignals(True)
@@ -163,6 +177,9 @@ class ReadingToolbar(QToolBar):
         self.cine.blockSignals(True)
         self.cine.setChecked(view.cine_playing)
         self.cine.blockSignals(False)
+        self.fps.blockSignals(True)
+        self.fps.setValue(view.cine_fps or 0)
+        self.fps.blockSignals(False)
 
     def _custom_layout(self) -> None:
         dialog = QDialog(self)

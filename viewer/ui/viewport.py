@@ -274,14 +274,21 @@ class Viewport(QWidget):
         return self._cine.isActive()
 
     def play_cine(self, fps: float | None = None) -> None:
-        """Loop through the slices/frames at ``fps`` (None: the file's Frame Time (Vector))."""
-        if self.volume is None or self.slice_count < 2:
-            return
+        """Loop through the slices/frames; ``fps`` given: that rate from now on (see
+        :meth:`set_cine_fps`), else the current one (None: the file's Frame Time (Vector))."""
         if fps is not None:
             self.cine_fps = fps
+        if self.volume is None or self.slice_count < 2:
+            return
         self._cine_intervals = frame_intervals_ms(self.volume.headers[0], self.slice_count, self.cine_fps)
         self._cine.start(round(self._cine_intervals[self.slice_index]))
         self.cine_toggled.emit(True)
+
+    def set_cine_fps(self, fps: float | None) -> None:
+        """The user's rate (None or 0: the file's timing); applies at once while playing."""
+        self.cine_fps = fps or None
+        if self.cine_playing and self.volume is not None:
+            self._cine_intervals = frame_intervals_ms(self.volume.headers[0], self.slice_count, self.cine_fps)
 
     def stop_cine(self) -> None:
         if self._cine.isActive():
