@@ -285,3 +285,16 @@ def test_duplicates_of_a_batch_still_being_written(store: Store, mr_dir: Path, t
     assert report.conflicts[0].reason.startswith(f"same SOP Instance UID as {folder / files[1].name}")
     assert sum(s.instance_count for s in store.studies()) == 60
     assert not store._in_flight
+
+
+def test_many_preambleless_files_do_not_flood_the_warnings(store: Store, data_dir: Path, tmp_path: Path) -> None:
+    """An ACR-NEMA era disc: every file without preamble; the report stays readable."""
+    src = pydicom.dcmread(data_dir / "transfer-syntaxes-orthanc" / "1.2.840.10008.1.2.dcm", force=True)
+    raw = (data_dir / "transfer-syntaxes-orthanc" / "1.2.840.10008.1.2.dcm").read_bytes()
+    uid = str(src.SOPInstanceUID).encode()
+    for i in range(14):  # same dataset, a distinct SOP Instance UID of the same length in each
+        new = (str(src.SOPInstanceUID)[:-3] + f"{i:03d}").encode()
+        (tmp_path / f"IMG{i:05d}").write_bytes(raw.replace(uid, new))
+    report = store.import_paths([tmp_path])
+    assert (report.imported, report.failed) == (14, 0)
+    assert len(report.warnings) == 11 and report.warnings[-1].startswith("... and 4 more files")

@@ -32,6 +32,7 @@ FIRST_BATCH = 25  # small first batches: writing starts (and the browser shows a
 POOL_MIN_FILES = 8000
 POOL_MIN_FILES_WARM = 200  # ... unless this store's workers are already running
 CHUNK = 64  # files per worker round trip
+MAX_SAME_WARNINGS = 10  # per-file warnings of one kind before they are summed up
 MAX_ZIP_MEMBER = 2 << 30  # refuse to inflate a member beyond 2 GiB into memory
 
 
@@ -64,6 +65,7 @@ class Importer:
         self._batch: list[Item] = []
         self._pending: _Batch | None = None
         self._batch_size = FIRST_BATCH
+        self._preambleless = 0
 
     def run(self, paths: list[Path]) -> ImportReport:
         try:
@@ -98,6 +100,9 @@ class Importer:
             self._take(result, path, None)
             if self.cancel.cancelled:
                 break
+        if self._preambleless > MAX_SAME_WARNINGS:
+            report.warnings.append(f"... and {self._preambleless - MAX_SAME_WARNINGS} more files without "
+                                   f"DICOM preamble or File Meta Information")
         for dicomdir, count in unlisted.items():
             report.warnings.append(f"{dicomdir}: {count} DICOM file(s) on the media are not in the "
                                    f"DICOMDIR; imported them too")
@@ -127,8 +132,10 @@ class Importer:
                                             else FileIssue(result.source, "a ZIP inside a ZIP (not opened)"))
             return
         if not result.part10:
-            report.warnings.append(f"{result.source}: no DICOM preamble or File Meta Information "
-                                   f"(PS3.10 7.1); read as Implicit VR Little Endian (PS3.5 10.1)")
+            self._preambleless += 1
+            if self._preambleless <= MAX_SAME_WARNINGS:  # an old CD may hold thousands of them
+                report.warnings.append(f"{result.source}: no DICOM preamble or File Meta Information "
+                                       f"(PS3.10 7.1); read as Implicit VR Little Endian (PS3.5 10.1)")
         self._batch.append(Item(result, path=path, data=data, link=self.link and data is None))
         if len(self._batch) >= self._batch_size:
             self._flush()
