@@ -7,6 +7,10 @@ they take cancel tokens and report progress. Depends on ``viewer.core`` only: no
 Everything a caller needs is importable from here::
 
     from viewer.net import RemoteNode, LocalSettings, echo, find, retrieve, send, StorageSCP
+
+The functions ``echo``, ``find``, ``retrieve`` and ``send`` share their modules' names, so
+``viewer.net.retrieve`` as an attribute is the function: reach module internals (and patch
+them) with ``from viewer.net.retrieve import ...`` or ``sys.modules``, not attribute access.
 """
 
 import logging
