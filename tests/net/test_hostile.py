@@ -244,3 +244,55 @@ def test_patient_root_retrieve_fallback(method: str, ct_datasets: list, tmp_path
     assert report.ok and report.received == N, report.summary()
     (request,) = peer.retrieve_requests
     assert request.PatientID == ct_datasets[0].PatientID and request.QueryRetrieveLevel == "SERIES"
+
+
+class _PickyStore:
+    """A storage SCP that refuses some instances (0xA700) and can abort after N stores."""
+
+    def __init__(self, refuse: set[str], abort_after: int | None = None) -> None:
+        from pynetdicom import AE, AllStoragePresentationContexts, evt
+
+        self.refuse, self.abort_after, self.stored = refuse, abort_after, 0
+        ae = AE("PICKY")
+        for cx in AllStoragePresentationContexts:
+            ae.add_supported_context(cx.abstract_syntax)
+        self.port = free_port()
+        self.server = ae.start_server(
+            ("127.0.0.1", self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, self._on_store)]
+        )
+
+    def _on_store(self, event) -> int:
+        if self.abort_after is not None and self.stored == self.abort_after:
+            event.assoc.abort()
+            return 0xA700
+        if str(event.request.AffectedSOPInstanceUID) in self.refuse:
+            return 0xA700
+        self.stored += 1
+        return 0x0000
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_send_itemises_refusals_and_stops_on_abort(ct_dir: Path) -> None:
+    from viewer.net.send import send
+
+    files = sorted(ct_dir.glob("*.dcm"))[:6]
+    uids = [str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID) for f in files]
+    peer = _PickyStore(refuse={uids[1], uids[4]})
+    try:
+        report = send(_node(peer.port, aet="PICKY"), files)
+    finally:
+        peer.close()
+    assert report.sent == 4 and report.failed == 2 and report.error is None
+    assert [f for f, _ in report.failures] == [str(files[1]), str(files[4])]
+    assert all("0xA700" in why and "Out of Resources" in why for _, why in report.failures)
+
+    peer = _PickyStore(refuse=set(), abort_after=3)
+    try:
+        report = send(_node(peer.port, aet="PICKY"), files)
+    finally:
+        peer.close()
+    assert report.sent == 3 and isinstance(report.error, AssociationAborted)
+    assert [f for f, _ in report.failures][-2:] == [str(files[4]), str(files[5])]
+    assert report.failed == 3  # the one in flight and the two never sent
