@@ -298,3 +298,13 @@ def test_many_preambleless_files_do_not_flood_the_warnings(store: Store, data_di
     report = store.import_paths([tmp_path])
     assert (report.imported, report.failed) == (14, 0)
     assert len(report.warnings) == 11 and report.warnings[-1].startswith("... and 4 more files")
+
+
+def test_zip_batches_are_bounded_in_memory(store: Store, messy, monkeypatch: pytest.MonkeyPatch) -> None:
+    from viewer.store import importer
+
+    monkeypatch.setattr(importer, "MAX_BATCH_BYTES", 1 << 20)  # the five CT members are ~0.5 MB each
+    batches: list[list[str]] = []
+    report = store.import_paths([messy.archive], on_batch=batches.append)
+    assert report.imported == 5
+    assert len(batches) == 3  # 2 + 2 + 1 members per batch

@@ -32,6 +32,7 @@ FIRST_BATCH = 25  # small first batches: writing starts (and the browser shows a
 POOL_MIN_FILES = 8000
 POOL_MIN_FILES_WARM = 200  # ... unless this store's workers are already running
 CHUNK = 64  # files per worker round trip
+MAX_BATCH_BYTES = 256 << 20  # ZIP members in memory per batch (100 big multi-frames would not fit)
 MAX_SAME_WARNINGS = 10  # per-file warnings of one kind before they are summed up
 MAX_ZIP_MEMBER = 2 << 30  # refuse to inflate a member beyond 2 GiB into memory
 
@@ -66,6 +67,7 @@ class Importer:
         self._pending: _Batch | None = None
         self._batch_size = FIRST_BATCH
         self._preambleless = 0
+        self._batch_bytes = 0  # ZIP members held in memory by the current batch
 
     def run(self, paths: list[Path]) -> ImportReport:
         try:
@@ -137,7 +139,8 @@ class Importer:
                 report.warnings.append(f"{result.source}: no DICOM preamble or File Meta Information "
                                        f"(PS3.10 7.1); read as Implicit VR Little Endian (PS3.5 10.1)")
         self._batch.append(Item(result, path=path, data=data, link=self.link and data is None))
-        if len(self._batch) >= self._batch_size:
+        self._batch_bytes += len(data) if data is not None else 0
+        if len(self._batch) >= self._batch_size or self._batch_bytes >= MAX_BATCH_BYTES:
             self._flush()
 
     def _flush(self) -> None:
@@ -149,6 +152,7 @@ class Importer:
         if not self._batch:
             return
         batch, self._batch = self._batch, []
+        self._batch_bytes = 0
         self._batch_size = min(BATCH, self._batch_size * 2)
         begun = self.store._begin(batch, ImportReport())
         self._settle()
