@@ -151,3 +151,45 @@ def test_mutual_tls_needs_our_certificate(pki: Path, tmp_path: Path) -> None:
         )
         with pytest.raises((TlsFailed, AssociationAborted), match=r"client certificate|TLS"):
             echo(anonymous)
+
+
+def test_tls_from_local_settings_and_cli(pki: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``lightbox config local --tls-cert/--tls-key`` makes the storage SCP TLS-only."""
+    from viewer.cli import main
+    from viewer.net.nodes import load_config
+
+    home = tmp_path / "home"
+    port = free_port()
+    assert (
+        main(
+            [
+                "--home",
+                str(home),
+                "config",
+                "local",
+                "--aet",
+                "TLSSCP",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--tls-cert",
+                str(pki / "server.pem"),
+                "--tls-key",
+                str(pki / "server.key"),
+            ]
+        )
+        == 0
+    )
+    local = load_config(home).local
+    assert local.tls_cert == str(pki / "server.pem")
+    with StorageSCP(local, FolderSink(tmp_path / "in")):
+        assert echo(RemoteNode("tls", "TLSSCP", "127.0.0.1", port, tls=True, tls_ca=str(pki / "ca.pem"))) > 0
+        with pytest.raises(AssociationAborted):
+            echo(RemoteNode("plain", "TLSSCP", "127.0.0.1", port, acse_timeout=5))
+    missing = ["--tls-cert", str(tmp_path / "missing.pem"), "--tls-key", str(tmp_path / "missing.key")]
+    assert main(["--home", str(home), "config", "local", *missing]) == 2
+    assert "cannot load TLS files" in capsys.readouterr().err
+    assert load_config(home).local.tls_cert == str(pki / "server.pem")  # unchanged
+    assert main(["--home", str(home), "config", "local", "--no-tls"]) == 0
+    assert load_config(home).local.server_ssl_context() is None

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -161,6 +162,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     local.add_argument(
         "--accept", nargs="*", metavar="AET", help="calling AE titles allowed to store to us (none given = anyone)"
     )
+    local.add_argument("--tls-cert", metavar="PEM", help="storage SCP certificate: listen with TLS only")
+    local.add_argument("--tls-key", metavar="PEM", help="its private key")
+    local.add_argument("--tls-client-ca", metavar="PEM", help="require client certificates from this CA")
+    local.add_argument("--no-tls", action="store_true", help="listen without TLS again")
     local.set_defaults(func=run_config_local)
 
 
@@ -318,20 +323,30 @@ def run_node_rm(args: argparse.Namespace) -> int:
 def run_config_local(args: argparse.Namespace) -> int:
     cfg = _config(args)
     current = cfg.local
-    changed = any(v is not None for v in (args.aet, args.port, args.bind, args.accept))
-    if changed:
-        cfg.local = LocalSettings(
-            ae_title=args.aet if args.aet is not None else current.ae_title,
-            port=args.port if args.port is not None else current.port,
-            bind_host=args.bind if args.bind is not None else current.bind_host,
-            accept_aets=args.accept if args.accept is not None else current.accept_aets,
-            max_pdu=current.max_pdu,
-        )
+    changes: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "ae_title": args.aet,
+            "port": args.port,
+            "bind_host": args.bind,
+            "accept_aets": args.accept,
+            "tls_cert": args.tls_cert,
+            "tls_key": args.tls_key,
+            "tls_client_ca": args.tls_client_ca,
+        }.items()
+        if value is not None
+    }
+    if args.no_tls:
+        changes.update(tls_cert=None, tls_key=None, tls_client_ca=None)
+    if changes:
+        cfg.local = dataclasses.replace(current, **changes)  # validates again in __post_init__
+        cfg.local.server_ssl_context()  # refuse unreadable TLS files now, not at the first listen
         save_config(_home(args), cfg)
     loc = cfg.local
+    tls = "TLS" + (" with client certificates" if loc.tls_client_ca else "") if loc.tls_cert else "no TLS"
     print(
         f"local AE {loc.ae_title}, storage port {loc.port}, bind {loc.bind_host or '*'}, "
-        f"accepts {', '.join(loc.accept_aets) or 'anyone'}"
+        f"accepts {', '.join(loc.accept_aets) or 'anyone'}, {tls}"
     )
     return EXIT_OK
 
@@ -601,12 +616,11 @@ def run_send(args: argparse.Namespace) -> int:
 def run_listen(args: argparse.Namespace) -> int:
     cfg = _config(args)
     loc = cfg.local
-    local = LocalSettings(
+    local = dataclasses.replace(
+        loc,
         ae_title=args.aet or loc.ae_title,
         port=args.port or loc.port,
         bind_host=loc.bind_host if args.bind is None else args.bind,
-        accept_aets=loc.accept_aets,
-        max_pdu=loc.max_pdu,
     )
     store = None
     counts: dict[str, int] = {}

@@ -140,11 +140,32 @@ class LocalSettings:
     bind_host: str = ""
     accept_aets: list[str] = field(default_factory=list)
     max_pdu: int = 0
+    tls_cert: str | None = None  # with tls_key: the storage SCP speaks TLS only (PS3.15 B.1)
+    tls_key: str | None = None
+    tls_client_ca: str | None = None  # if set, callers must present a certificate from this CA
 
     def __post_init__(self) -> None:
         self.ae_title = validate_aet(self.ae_title)
         self.port = _validate_port(self.port)
         self.accept_aets = [validate_aet(a) for a in self.accept_aets]
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("local AE: a TLS certificate needs its key (and vice versa)")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ConfigError("local AE: requiring client certificates needs TLS (a certificate and key)")
+
+    def server_ssl_context(self) -> ssl.SSLContext | None:
+        """The storage SCP's TLS context, or ``None`` when it listens without TLS."""
+        if not self.tls_cert:
+            return None
+        try:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(self.tls_cert, self.tls_key)
+            if self.tls_client_ca:
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(self.tls_client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"local AE: cannot load TLS files: {exc}") from exc
+        return ctx
 
 
 @dataclass

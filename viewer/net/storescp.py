@@ -65,7 +65,8 @@ class StorageSCP:
 
     ``start()`` raises :class:`~viewer.net.errors.PortInUse` with advice when the port is
     taken. Calling AE titles outside ``local.accept_aets`` (when non-empty) are rejected
-    during association negotiation. Pass ``ssl_context`` (server side) to require TLS.
+    during association negotiation. TLS comes from ``local.tls_cert``/``tls_key`` (or an
+    explicit server-side ``ssl_context``).
     """
 
     def __init__(
@@ -79,7 +80,7 @@ class StorageSCP:
         self.local = local
         self.sink = sink
         self.bind_host = local.bind_host if bind_host is None else bind_host
-        self.ssl_context = ssl_context
+        self.ssl_context = ssl_context if ssl_context is not None else local.server_ssl_context()
         self.received = 0
         self._routes: list[Route] = []
         self._lock = threading.Lock()
