@@ -20,6 +20,7 @@ from viewer.core.errors import LightboxError
 COMMAND_MODULES: tuple[str, ...] = (
     "viewer.cli.view",
     "viewer.cli.store_commands",
+    "viewer.cli.render_commands",
     "viewer.cli.net_commands",
 )
 

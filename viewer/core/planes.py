@@ -197,8 +197,8 @@ def covering_grid(
     u0, u1, v0, v1 = float(u.min()), float(u.max()), float(v.min()), float(v.max())
     if size is None:
         s = pixel_size or smallest_spacing(affine, shape)
-        cols = int(np.floor((u1 - u0) / s + 1e-6)) + 1
-        rows = int(np.floor((v1 - v0) / s + 1e-6)) + 1
+        cols = int(np.ceil((u1 - u0) / s - 1e-6)) + 1  # the grid covers the whole extent
+        rows = int(np.ceil((v1 - v0) / s - 1e-6)) + 1
         # centre the pixel grid on the extent
         u0 -= ((cols - 1) * s - (u1 - u0)) / 2
         v0 -= ((rows - 1) * s - (v1 - v0)) / 2

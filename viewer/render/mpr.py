@@ -529,3 +529,99 @@ class MprScene:
         clamped = np.clip(kji, 0, np.array(self.reslicer.shape) - 1)
         if not np.allclose(clamped, kji):
             self.crosshair.move_to((self.reslicer.affine @ np.append(clamped, 1.0))[:3])
+
+
+# --- headless ----------------------------------------------------------------------------------
+
+
+def render_plane(
+    pixels: np.ndarray,
+    grid: PlaneGrid,
+    window: tuple[float, float],
+    corner_texts: dict[str, str] | None = None,
+) -> np.ndarray:
+    """Draw a sampled plane offscreen through VTK, one output pixel per plane pixel.
+
+    The image fills the frame exactly (camera parallel scale = half the image height), with
+    nearest-neighbour display so every output pixel is the windowed value of the matching
+    plane pixel and ``grid`` describes the PNG as well. ``corner_texts`` (keys ``lower_left``,
+    ``lower_right``, ``upper_left``, ``upper_right``) turns on the annotations and the edge
+    orientation letters. Returns (rows, columns, 3) uint8.
+    """
+    from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
+
+    from viewer.render.offscreen import OffscreenWindow
+
+    rows, cols = grid.shape
+    data = np.ascontiguousarray(pixels)
+    image = vtkImageData()
+    image.SetDimensions(cols, rows, 1)
+    image.SetSpacing(1.0, 1.0, 1.0)
+    image.GetPointData().SetScalars(numpy_to_vtk(data.ravel(), deep=False))
+    mapper = vtkImageSliceMapper()
+    mapper.SetInputData(image)
+    actor = vtkImageSlice()
+    actor.SetMapper(mapper)
+    prop = actor.GetProperty()
+    prop.SetInterpolationTypeToNearest()
+    prop.SetColorLevel(float(window[0]))
+    prop.SetColorWindow(max(float(window[1]), 1.0))
+    renderer = vtkRenderer()
+    renderer.SetBackground(0, 0, 0)
+    renderer.AddViewProp(actor)
+    camera = renderer.GetActiveCamera()
+    camera.ParallelProjectionOn()
+    cx, cy = (cols - 1) / 2, (rows - 1) / 2
+    camera.SetFocalPoint(cx, cy, 0.0)
+    camera.SetPosition(cx, cy, -1000.0)
+    camera.SetViewUp(0.0, -1.0, 0.0)  # pixel row 0 at the top
+    camera.SetParallelScale(rows / 2)
+    keep: list[object] = []
+    if corner_texts is not None:
+        corners = vtkCornerAnnotation()
+        corners.SetMaximumFontSize(max(10, min(16, rows // 30)))
+        corners.GetTextProperty().SetColor(0.95, 0.95, 0.8)
+        for index, key in enumerate(("lower_left", "lower_right", "upper_left", "upper_right")):
+            corners.SetText(index, corner_texts.get(key, ""))
+        renderer.AddViewProp(corners)
+        keep.append(corners)
+        for edge, (x, y, hj, vj) in {
+            "left": (0.01, 0.5, 0, 1), "right": (0.99, 0.5, 2, 1),
+            "top": (0.5, 0.99, 1, 2), "bottom": (0.5, 0.01, 1, 0),
+        }.items():
+            text = vtkTextActor()
+            text.SetInput(grid.labels[edge])
+            tp = text.GetTextProperty()
+            tp.SetFontSize(max(12, min(20, rows // 25)))
+            tp.BoldOn()
+            tp.SetColor(1.0, 0.85, 0.3)
+            tp.SetJustification(hj)
+            tp.SetVerticalJustification(vj)
+            text.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+            text.GetPositionCoordinate().SetValue(x, y)
+            renderer.AddViewProp(text)
+            keep.append(text)
+    window_ = OffscreenWindow(cols, rows)
+    try:
+        window_.add(renderer)
+        renderer.ResetCameraClippingRange()
+        return window_.frame()
+    finally:
+        window_.close()
+
+
+def write_png(frame: np.ndarray, path: str) -> None:
+    """Save an (rows, columns, 3) uint8 frame (row 0 at the top) as PNG."""
+    from vtkmodules.vtkIOImage import vtkPNGWriter
+
+    rows, cols = frame.shape[:2]
+    flipped = np.ascontiguousarray(frame[::-1, :, :3])  # VTK images start at the bottom row
+    image = vtkImageData()
+    image.SetDimensions(cols, rows, 1)
+    image.GetPointData().SetScalars(numpy_to_vtk(flipped.reshape(-1, 3), deep=True))
+    writer = vtkPNGWriter()
+    writer.SetFileName(str(path))
+    writer.SetInputData(image)
+    writer.Write()
+    if writer.GetErrorCode():
+        raise OSError(f"could not write {path}")

@@ -1,0 +1,165 @@
+"""``lightbox render``: PNGs of slices and MPR planes whose --json geometry maps pixels back to
+the patient, checked on synthetic series written as real DICOM files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from vtkmodules.util.numpy_support import vtk_to_numpy
+from vtkmodules.vtkIOImage import vtkPNGReader
+
+from tests.render.phantoms import (
+    MARKER_CENTER,
+    SPHERE_CENTER,
+    acquisitions,
+    phantom_voxels,
+    write_series,
+)
+from viewer.cli import main
+
+ACQ = acquisitions()
+
+
+def read_png(path: Path) -> np.ndarray:
+    """(rows, columns, channels) uint8, row 0 at the top."""
+    reader = vtkPNGReader()
+    reader.SetFileName(str(path))
+    reader.Update()
+    out = reader.GetOutput()
+    cols, rows, _ = out.GetDimensions()
+    return vtk_to_numpy(out.GetPointData().GetScalars()).reshape(rows, cols, -1)[::-1]
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("series")
+    out = {}
+    for name in ("coronal", "tilted"):
+        write_series(ACQ[name], root / name)
+        out[name] = root / name
+    return out
+
+
+def render(capsys, *args: str) -> tuple[int, dict | None]:
+    code = main(["render", *map(str, args)])
+    text = capsys.readouterr().out
+    return code, (json.loads(text) if "--json" in args and code == 0 else None)
+
+
+def lps_of(geometry: dict, row: float, col: float) -> np.ndarray:
+    """The mapping --json documents, applied by a script."""
+    return (np.array(geometry["origin_lps_mm"])
+            + col * geometry["pixel_spacing_mm"][1] * np.array(geometry["row_direction"])
+            + row * geometry["pixel_spacing_mm"][0] * np.array(geometry["column_direction"]))
+
+
+@pytest.mark.parametrize("plane", ["axial", "coronal", "sagittal"])
+@pytest.mark.parametrize("name", ["coronal", "tilted"])
+def test_json_geometry_maps_the_marker_back_to_its_lps_point(series, tmp_path, capsys, name, plane) -> None:
+    out = tmp_path / "p.png"
+    at = ",".join(str(v) for v in MARKER_CENTER)
+    # window 1500/100: the 2000 marker is white, the 1000 sphere and the background black
+    code, geo = render(capsys, series[name], "--plane", plane, "--at", at, "--window", "1500/100",
+                       "--json", "-o", out)
+    assert code == 0
+    frame = read_png(out)
+    assert frame.shape[:2] == (geo["rows"], geo["columns"])
+    assert geo["pixel_spacing_mm"] == [0.8, 0.8]  # smallest voxel spacing of both phantoms
+    rows, cols = np.nonzero(frame[..., 0] > 127)
+    marker = lps_of(geo, rows.mean(), cols.mean())
+    assert np.linalg.norm(marker - MARKER_CENTER) < 1.0, marker
+    expected_right = {"axial": "L", "coronal": "L", "sagittal": "P"}[plane]
+    assert geo["edge_labels"]["right"] == expected_right
+    assert geo["plane"] == plane and geo["slab"] is None
+
+
+def test_default_plane_is_through_the_volume_centre_and_covers_it(series, tmp_path, capsys) -> None:
+    code, geo = render(capsys, series["coronal"], "--plane", "axial", "--json", "-o", tmp_path / "a.png")
+    assert code == 0
+    acq = ACQ["coronal"]
+    corners = [acq.affine() @ np.array([k, j, i, 1.0])
+               for k in (0, acq.shape[0] - 1) for j in (0, acq.shape[1] - 1) for i in (0, acq.shape[2] - 1)]
+    xs = [c[0] for c in corners]
+    ys = [c[1] for c in corners]
+    first, last = lps_of(geo, 0, 0), lps_of(geo, geo["rows"] - 1, geo["columns"] - 1)
+    assert first[0] <= min(xs) + 1e-6 and last[0] >= max(xs) - 1e-6  # covers right to left
+    assert first[1] <= min(ys) + 1e-6 and last[1] >= max(ys) - 1e-6  # covers anterior to posterior
+    centre = np.mean(corners, axis=0)[:3]
+    assert first[2] == pytest.approx(centre[2])  # the axial plane passes through the centre
+
+
+def test_acquired_slice_pixels_are_the_stored_pixels_windowed(series, tmp_path, capsys) -> None:
+    out = tmp_path / "s.png"
+    code, geo = render(capsys, series["tilted"], "--slice", "17", "--window", "0/2000", "--json", "-o", out)
+    assert code == 0
+    acq = ACQ["tilted"]
+    stored = phantom_voxels(acq.affine(), acq.shape)[17]
+    frame = read_png(out)[..., 0].astype(int)
+    assert frame.shape == stored.shape and geo["slice"] == 17
+    expected = np.clip((stored.astype(float) + 1000) / 2000 * 255, 0, 255)
+    assert np.abs(frame - expected).max() <= 1
+    position = (acq.affine() @ np.array([17, 0, 0, 1.0]))[:3]
+    np.testing.assert_allclose(geo["origin_lps_mm"], position, atol=1e-5)  # = Image Position (Patient)
+    np.testing.assert_allclose(geo["column_direction"], acq.col, atol=1e-9)  # tilted, as acquired
+
+
+def test_slab_size_and_annotations(series, tmp_path, capsys) -> None:
+    out = tmp_path / "slab.png"
+    code, geo = render(capsys, series["coronal"], "--plane", "coronal", "--at", "0,0,0", "--slab", "20",
+                       "--mode", "mip", "--size", "300x200", "--annotate", "--json", "-o", out)
+    assert code == 0
+    assert read_png(out).shape[:2] == (200, 300)
+    assert geo["slab"] == {"thickness_mm": 20.0, "mode": "mip"}
+    # the 20 mm MIP through y=0 contains the sphere's widest disc and the marker (y=-10±3)
+    plain = tmp_path / "plain.png"
+    assert render(capsys, series["coronal"], "--plane", "coronal", "--at", "0,0,0", "--size", "300x200",
+                  "--window", "1500/100", "-o", plain)[0] == 0
+    mip = tmp_path / "mip.png"
+    assert render(capsys, series["coronal"], "--plane", "coronal", "--at", "0,0,0", "--size", "300x200",
+                  "--window", "1500/100", "--slab", "20", "-o", mip)[0] == 0
+    assert (read_png(plain)[..., 0] > 127).sum() == 0  # marker not in the thin plane
+    assert (read_png(mip)[..., 0] > 127).sum() > 20  # but in the slab
+    annotated = read_png(out)
+    assert annotated[: 12, :, 0].max() > 200  # text on the top rows (corner text and the H letter)
+
+
+def test_bad_arguments_exit_2_with_a_message(series, tmp_path, capsys) -> None:
+    out = tmp_path / "x.png"
+    cases = [
+        ("--window", "40"),
+        ("--size", "12"),
+        ("--at", "1,2,3"),  # without --plane
+        ("--plane", "axial", "--at", "1,2"),
+        ("--plane", "axial", "--slab", "-3"),
+        ("--slice", "999"),
+        ("--plane", "axial", "--slice", "3"),
+    ]
+    for extra in cases:
+        assert main(["render", str(series["coronal"]), *extra, "-o", str(out)]) == 2, extra
+        assert "lightbox:" in capsys.readouterr().err
+    assert main(["render", "1.2.3.4.5", "-o", str(out)]) == 2  # no such UID in the (empty) cache
+    assert not out.exists()
+
+
+def test_renders_a_series_from_the_cache_by_uid(series, tmp_path, capsys, lightbox_home) -> None:
+    from viewer.store import Store
+
+    with Store.open(lightbox_home) as store:
+        report = store.import_paths([series["coronal"]])
+        assert report.ok
+        study = store.studies()[0]
+        series_uid = store.series(study.study_uid)[0].series_uid
+    for source in (series_uid, study.study_uid):
+        out = tmp_path / f"{source}.png"
+        code, geo = render(capsys, source, "--plane", "axial", "--at",
+                           ",".join(map(str, SPHERE_CENTER)), "--json", "-o", out)
+        assert code == 0 and geo["series_uid"] == series_uid
+        frame = read_png(out)[..., 0]
+        row, col = (round(v) for v in np.linalg.solve(  # the sphere centre's pixel, from the JSON
+            np.column_stack([np.array(geo["column_direction"]) * geo["pixel_spacing_mm"][0],
+                             np.array(geo["row_direction"]) * geo["pixel_spacing_mm"][1],
+                             geo["normal"]]), SPHERE_CENTER - np.array(geo["origin_lps_mm"]))[:2])
+        assert frame[row, col] > 100 and frame[0, 0] == 0  # sphere (1000) grey, air black

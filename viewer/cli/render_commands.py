@@ -1,0 +1,192 @@
+"""``lightbox render``: one image of a series to PNG, offscreen, through the VTK pipeline.
+
+Without ``--plane`` it renders acquired slice ``--slice K`` exactly as stored (one output
+pixel per stored pixel). With ``--plane axial|coronal|sagittal`` it reconstructs that plane
+in patient coordinates through ``--at X,Y,Z`` (LPS mm, default the volume centre), optionally
+as a ``--slab MM`` MIP/MinIP/average, in the radiological convention (patient right on the
+image's left for axial and coronal, head up for coronal and sagittal, anterior on the left
+for sagittal) with square pixels of the smallest voxel spacing, covering the volume.
+``--json`` prints the output's geometry (Image Position/Orientation/Pixel Spacing style) so
+a script can map any PNG pixel back to the patient.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from viewer.core.errors import GeometryError, LightboxError
+
+EXIT_OK, EXIT_FAILURE = 0, 2
+
+
+class RenderUsageError(LightboxError):
+    """The arguments do not describe one image to render."""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "render",
+        help="render one slice or MPR plane of a series to PNG (headless)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", help="a DICOM file or folder, or a study/series UID in the cache")
+    p.add_argument("--series", metavar="UID", help="which series, when SOURCE holds several")
+    p.add_argument("--slice", type=int, metavar="K", help="acquired slice index, 0-based (default: middle)")
+    p.add_argument("--window", metavar="CENTER/WIDTH", help="window, e.g. 40/400 (default: the file's)")
+    p.add_argument("--size", metavar="WxH", help="output size in pixels (the image is fitted, aspect kept)")
+    p.add_argument("--annotate", action="store_true", help="draw corner annotations and edge letters")
+    p.add_argument("--plane", choices=("axial", "coronal", "sagittal"), help="reconstruct this plane")
+    p.add_argument("--at", metavar="X,Y,Z", help="LPS point (mm) the plane passes through")
+    p.add_argument("--slab", type=float, metavar="MM", help="slab thickness in mm (with --plane)")
+    p.add_argument("--mode", choices=("mip", "minip", "avg"), default="mip", help="slab mode (default mip)")
+    p.add_argument("--interpolation", choices=("nearest", "linear", "cubic"), default="linear")
+    p.add_argument("--json", action="store_true", help="print the output's geometry as JSON")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    p.set_defaults(func=run)
+
+
+def _parse_window(text: str) -> tuple[float, float]:
+    try:
+        center, width = (float(v) for v in text.split("/"))
+    except ValueError:
+        raise RenderUsageError(f"--window wants CENTER/WIDTH, e.g. 40/400, not {text!r}") from None
+    if width < 1:
+        raise RenderUsageError(f"--window width must be >= 1, got {width:g}")
+    return center, width
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise RenderUsageError(f"--size wants WxH, e.g. 512x512, not {text!r}") from None
+    if not (1 <= width <= 8192 and 1 <= height <= 8192):
+        raise RenderUsageError(f"--size must be between 1x1 and 8192x8192, got {text}")
+    return width, height
+
+
+def _parse_point(text: str) -> np.ndarray:
+    try:
+        point = np.array([float(v) for v in text.split(",")])
+    except ValueError:
+        point = np.array([])
+    if point.shape != (3,):
+        raise RenderUsageError(f"--at wants X,Y,Z in LPS mm, e.g. 0,-20.5,100, not {text!r}")
+    return point
+
+
+def _series_paths(source: str, series_uid: str | None, home: str | None) -> list[Path] | str:
+    """Files of the one series to render: from a path, or from the cache by UID."""
+    from viewer.core.series import find_series
+
+    if os.path.exists(source):
+        scan = find_series(source)
+        if not scan.series:
+            raise GeometryError(f"no DICOM image files in {source}")
+        chosen = [s for s in scan.series if series_uid in (None, s.series_uid)]
+        if not chosen:
+            raise RenderUsageError(f"series {series_uid} is not in {source}")
+        if len(chosen) > 1:
+            found = "\n  ".join(f"{s.series_uid}  #{s.number} {s.description}" for s in chosen)
+            raise RenderUsageError(f"{source} holds {len(chosen)} series; pick one with --series:\n  {found}")
+        return chosen[0].paths
+    from viewer.core.home import lightbox_home
+    from viewer.store import Store
+
+    with Store.open(lightbox_home(home)) as store:
+        uid = series_uid or source
+        instances = store.instances(uid)
+        if not instances and store.study(source) is not None:
+            series = store.series(source)
+            if series_uid is None and len(series) > 1:
+                found = "\n  ".join(f"{s.series_uid}  #{s.number} {s.description}" for s in series)
+                raise RenderUsageError(f"study {source} has {len(series)} series; pick one with --series:\n"
+                                       f"  {found}")
+            if series:
+                instances = store.instances(series_uid or series[0].series_uid)
+        if not instances:
+            raise RenderUsageError(f"{source} is neither a file or folder nor a study/series UID in the cache")
+        return [row.path for row in instances]
+
+
+def run(args: argparse.Namespace) -> int:
+    if not os.environ.get("DISPLAY"):
+        # no X server: skip VTK's X attempt (and its warning) and render through EGL
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    from viewer.core.annotations import corner_texts
+    from viewer.core.pixels.voi import default_window
+    from viewer.core.planes import acquired_slice_grid, covering_grid, standard_grid, volume_center
+    from viewer.core.volume import load_volume
+    from viewer.render.mpr import Reslicer, Slab, render_plane, write_png
+
+    window = _parse_window(args.window) if args.window else None
+    size = _parse_size(args.size) if args.size else None
+    if args.plane is None and (args.at or args.slab):
+        raise RenderUsageError("--at and --slab need --plane")
+    if args.plane is not None and args.slice is not None:
+        raise RenderUsageError("--slice selects an acquired slice; with --plane use --at X,Y,Z")
+    at = _parse_point(args.at) if args.at else None
+    if args.slab is not None and not args.slab > 0:
+        raise RenderUsageError(f"--slab must be a thickness in mm > 0, got {args.slab:g}")
+    slab = Slab(args.slab, args.mode) if args.slab else None
+
+    volume = load_volume(_series_paths(args.source, args.series, args.home))
+    reslicer = Reslicer.from_volume(volume)
+    reslicer.set_interpolation(args.interpolation)
+    shape = volume.voxels.shape
+    n = shape[0]
+    if args.plane is None:
+        k = n // 2 if args.slice is None else args.slice
+        if not 0 <= k < n:
+            raise RenderUsageError(f"--slice {k} is out of range: the series has {n} slices (0..{n - 1})")
+        grid = acquired_slice_grid(volume.affine, shape, k)
+        if size is not None:
+            one = volume.affine.copy()
+            one[:3, 3] = grid.origin
+            grid = covering_grid(one, (1, *shape[1:3]), grid.origin, grid.row_direction,
+                                 grid.column_direction, size=size)
+        header = volume.headers[k]
+        index = k
+    else:
+        center = volume_center(volume.affine, shape) if at is None else at
+        grid = standard_grid(volume.affine, shape, args.plane, center=center, size=size)
+        header = volume.headers[int(np.clip(round(reslicer.lps_to_index(center)[0]), 0, n - 1))]
+        index = None
+    pixels = reslicer.sample(grid, slab)
+    if window is None:
+        chosen = default_window(volume.headers[n // 2], volume.voxels)
+        window = (chosen.center, chosen.width)
+    texts = None
+    if args.annotate:
+        texts = corner_texts(header, index if index is not None else 0, n, window)
+        if index is None:
+            slab_text = f"  {slab.mode.upper()} {slab.thickness:g} mm" if slab else ""
+            texts["lower_left"] = f"{args.plane.capitalize()} MPR{slab_text}\n" + "LPS ({:.1f}, {:.1f}, {:.1f})".format(
+                *(at if at is not None else volume_center(volume.affine, shape)))
+    frame = render_plane(pixels, grid, window, texts)
+    out = Path(args.output)
+    if out.parent and not out.parent.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+    write_png(frame, str(out))
+    if args.json:
+        report = {
+            "output": str(out),
+            "series_uid": str(volume.headers[0].get("SeriesInstanceUID", "")) if volume.headers else "",
+            "frame_of_reference_uid": volume.frame_of_reference_uid,
+            "plane": args.plane or "acquired",
+            "slice": index,
+            "window": {"center": window[0], "width": window[1]},
+            "slab": None if slab is None else {"thickness_mm": slab.thickness, "mode": slab.mode},
+            "interpolation": args.interpolation,
+            **grid.to_json(),
+        }
+        json.dump(report, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return EXIT_OK
