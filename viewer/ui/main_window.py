@@ -211,9 +211,14 @@ class MainWindow(QMainWindow):
             link = not any(is_removable(p) for p in paths)
         title = f"Import {paths[0].name or paths[0]}" + (f" (+{len(paths) - 1})" if len(paths) > 1 else "")
 
+        known: list[str] = []
+
         def work(progress, cancel) -> ImportReport:
-            return self.store.import_paths(paths, link=link, progress=progress, cancel=cancel,
-                                           on_batch=self._relay.committed.emit)
+            report = self.store.import_paths(paths, link=link, progress=progress, cancel=cancel,
+                                             on_batch=self._relay.committed.emit)
+            if open_first and not report.study_uids and report.duplicate:
+                known.extend(already_cached_studies(paths))  # opened before: everything was a duplicate
+            return report
 
         job = self.jobs.start(title, work)
 
@@ -225,8 +230,8 @@ class MainWindow(QMainWindow):
             self.status.setText(f"{title}: {job.summary}")
             self.import_finished.emit(report)
             if open_first:
-                if report.study_uids:
-                    self.open_study(report.study_uids[0])
+                if report.study_uids or known:
+                    self.open_study((report.study_uids or known)[0])
                 else:
                     self._failed(ValueError(f"no DICOM images found in {', '.join(map(str, paths))}"))
 
@@ -542,6 +547,22 @@ class MainWindow(QMainWindow):
         self.workers.shutdown()
         self.grid.shutdown()  # children get no closeEvent: finalize VTK here
         super().closeEvent(event)
+
+
+def already_cached_studies(paths: list[Path]) -> list[str]:
+    """Study UID of the first readable DICOM file under ``paths`` (for re-opening a known folder)."""
+    from viewer.core.errors import DicomReadError
+    from viewer.core.reading import read_header
+    from viewer.core.series import iter_files
+
+    for path in iter_files(paths):
+        try:
+            uid = str(read_header(path).get("StudyInstanceUID", ""))
+        except DicomReadError:
+            continue
+        if uid:
+            return [uid]
+    return []
 
 
 def mounted_dicom_media() -> list[Path]:
