@@ -146,6 +146,8 @@ class MainWindow(QMainWindow):
         self.import_zip_action = action("Import &ZIP…", self._choose_zip)
         self.import_cd_action = action("Import &CD/DVD…", self.import_media, "Ctrl+D")
         self.tags_action = action("&Tag browser", self.show_tags, "Ctrl+T")
+        self.mpr_action = action("&MPR of this series", lambda: self.open_reconstruction("mpr"), "Ctrl+M")
+        self.vr_action = action("&3D of this series", lambda: self.open_reconstruction("3d"), "Ctrl+3")
         self.prior_action = action("Compare with &prior…", lambda: self.compare_with_prior(), "Ctrl+P")
         self.qr_action = self.qr_dock.toggleViewAction()
         self.qr_action.setText("&Query/Retrieve")
@@ -163,6 +165,8 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.tags_action)
         view_menu.addAction(self.prior_action)
+        view_menu.addAction(self.mpr_action)
+        view_menu.addAction(self.vr_action)
         view_menu.addAction(self.jobs_dock.toggleViewAction())
         network_menu = self.menuBar().addMenu("&Network")
         network_menu.addAction(self.qr_action)
@@ -171,7 +175,8 @@ class MainWindow(QMainWindow):
         help_menu.addAction(action("&About Lightbox", self.show_about))
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
-        for a in (self.import_cd_action, self.import_folder_action, self.qr_action, self.prior_action,
+        for a in (self.import_cd_action, self.import_folder_action, self.qr_action, self.prior_action, self.mpr_action,
+                  self.vr_action,
                   self.tags_action):
             toolbar.addAction(a)
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
@@ -364,6 +369,20 @@ class MainWindow(QMainWindow):
 
         return self.jobs.start(f"Send {'series' if series_uid else 'study'} to {node.name}", work)
 
+    def open_reconstruction(self, kind: str):
+        """MPR ("mpr") or volume rendering ("3d") of the series in the active viewport."""
+        from viewer.ui.reconstruction_window import ReconstructionWindow
+
+        volume = self.viewport.volume
+        if volume is None or volume.voxels.shape[0] < 2:
+            self.status.setText("Open a volumetric series first (MPR and 3D need more than one slice)")
+            return None
+        window = ReconstructionWindow(volume, kind, self.viewport.scene.window, parent=self)
+        self.reconstructions = [w for w in getattr(self, "reconstructions", []) if w.isVisible()] + [window]
+        window.show()
+        window.view.render()
+        return window
+
     def compare_with_prior(self, study_uid: str = "") -> None:
         """Pick a prior of the open (or given) study and read both side by side."""
         from viewer.ui.priors_dialog import PriorsDialog
@@ -545,6 +564,8 @@ class MainWindow(QMainWindow):
         if self.qr_panel.scp is not None:
             self.qr_panel.scp.stop()
         self.workers.shutdown()
+        for window in getattr(self, "reconstructions", []):
+            window.close()
         self.grid.shutdown()  # children get no closeEvent: finalize VTK here
         super().closeEvent(event)
 
