@@ -78,6 +78,25 @@ def is_available(transfer_syntax: str) -> bool:
     return transfer_syntax in DECODER_DEPENDENCIES and find_spec("gdcm") is not None
 
 
+def gdcm_frame_image(gdcm, stream: bytes, columns: int, rows: int):
+    """A one-frame gdcm.Image holding ``stream`` as its single encapsulated fragment (PS3.5 A.4).
+
+    Callers set the photometric interpretation, pixel format and transfer syntax, then read
+    ``GetBuffer()``; shared by the JPEG Extended rescue here and the fast series loader.
+    """
+    fragment = gdcm.Fragment()
+    fragment.SetByteStringValue(stream)
+    fragments = gdcm.SequenceOfFragments.New()
+    fragments.AddFragment(fragment)
+    element = gdcm.DataElement(gdcm.Tag(0x7FE0, 0x0010))
+    element.SetValue(fragments.__ref__())
+    image = gdcm.Image()
+    image.SetNumberOfDimensions(2)
+    image.SetDimensions((columns, rows, 1))
+    image.SetDataElement(element)
+    return image
+
+
 def decode_jpeg_extended_with_gdcm(src: bytes, runner: DecodeRunner) -> bytes:
     """Decode one JPEG Extended (Process 2 & 4) frame of 8 or 12 bits with GDCM.
 
@@ -90,17 +109,7 @@ def decode_jpeg_extended_with_gdcm(src: bytes, runner: DecodeRunner) -> bytes:
 
     gdcm.Trace.WarningOff()  # it prints "Invalid SOS parameters" to stderr for every such frame
 
-    fragment = gdcm.Fragment()
-    fragment.SetByteStringValue(src)
-    fragments = gdcm.SequenceOfFragments.New()
-    fragments.AddFragment(fragment)
-    element = gdcm.DataElement(gdcm.Tag(0x7FE0, 0x0010))
-    element.SetValue(fragments.__ref__())
-
-    image = gdcm.Image()
-    image.SetNumberOfDimensions(2)
-    image.SetDimensions((runner.columns, runner.rows, 1))
-    image.SetDataElement(element)
+    image = gdcm_frame_image(gdcm, src, runner.columns, runner.rows)
     pi_type = gdcm.PhotometricInterpretation.GetPIType(str(runner.photometric_interpretation))
     image.SetPhotometricInterpretation(gdcm.PhotometricInterpretation(pi_type))
     if runner.samples_per_pixel > 1:

@@ -256,20 +256,13 @@ def _gdcm_decoder(ts: str) -> Callable[[bytes, PixelSource], np.ndarray] | None:
         import gdcm
     except ImportError:
         return None
+    from viewer.core.codecs import gdcm_frame_image
+
     syntax = gdcm.TransferSyntax(gdcm.TransferSyntax.GetTSType(ts))
     mono = gdcm.PhotometricInterpretation(gdcm.PhotometricInterpretation.MONOCHROME2)
 
     def decode(stream: bytes, src: PixelSource) -> np.ndarray:
-        fragment = gdcm.Fragment()
-        fragment.SetByteStringValue(stream)
-        fragments = gdcm.SequenceOfFragments.New()
-        fragments.AddFragment(fragment)
-        element = gdcm.DataElement(gdcm.Tag(0x7FE0, 0x0010))
-        element.SetValue(fragments.__ref__())
-        image = gdcm.Image()
-        image.SetNumberOfDimensions(2)
-        image.SetDimensions((src.columns, src.rows, 1))
-        image.SetDataElement(element)
+        image = gdcm_frame_image(gdcm, stream, src.columns, src.rows)
         image.SetPhotometricInterpretation(mono)
         image.SetTransferSyntax(syntax)
         bits = src.bits_allocated
