@@ -35,6 +35,7 @@ class WorkerBridge(QObject):
         self._relay.done.connect(lambda callback, value: callback(value))
         self._relay.progress.connect(lambda callback, value: callback(value))
         self._pending: set[Future] = set()
+        self._closed = False
 
     def submit(
         self,
@@ -45,7 +46,15 @@ class WorkerBridge(QObject):
         on_progress: Callable[[Progress], None] | None = None,
         cancel: CancelToken | None = None,
     ) -> Future:
-        """Run ``work(*args[, progress=...][, cancel=...])`` on a worker thread."""
+        """Run ``work(*args[, progress=...][, cancel=...])`` on a worker thread.
+
+        After :meth:`shutdown` the work is not run and a cancelled future comes back: late
+        signals (a retrieve finishing as the window closes) must not raise in the event loop.
+        """
+        if self._closed:
+            future: Future = Future()
+            future.cancel()
+            return future
         kwargs: dict[str, Any] = {}
         if on_progress is not None:
             kwargs["progress"] = lambda p: self._relay.progress.emit(on_progress, p)
@@ -73,4 +82,5 @@ class WorkerBridge(QObject):
         return bool(self._pending)
 
     def shutdown(self) -> None:
+        self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
