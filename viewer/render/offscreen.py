@@ -27,6 +27,9 @@ class OffscreenWindow:
     def __init__(self, width: int, height: int) -> None:
         self.render_window = vtkRenderWindow()
         self.render_window.SetOffScreenRendering(1)
+        # VTK asks for 8x multisampling by default; on Mesa that makes read-back pixels depend
+        # on the rasteriser's sample pattern (not deterministic across drivers) and costs time.
+        self.render_window.SetMultiSamples(0)
         self.render_window.SetSize(width, height)
 
     def add(self, renderer) -> None:
