@@ -77,6 +77,26 @@ MIGRATIONS: tuple[str, ...] = (
         pid  INTEGER NOT NULL
     );
     """,
+    # 2: measurements the user drew, per image (Measurement.to_dict() as JSON).
+    #
+    # An image is (SOP Instance UID, 0-based frame). The row hangs off the series, not the
+    # instance row: deleting a study or a series (CLI, browser, anyone) cascades to its
+    # measurements in SQL, while re-indexing an instance whose linked file moved (Store._finish
+    # deletes and re-inserts that instance row) keeps them, as the image is the same.
+    """
+    CREATE TABLE measurement (
+        id          TEXT PRIMARY KEY,       -- Measurement.id
+        series      INTEGER NOT NULL REFERENCES series(id) ON DELETE CASCADE,
+        sop_uid     TEXT NOT NULL,
+        frame       INTEGER NOT NULL DEFAULT 0,
+        kind        TEXT NOT NULL,
+        data        TEXT NOT NULL,          -- JSON of Measurement.to_dict()
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX measurement_by_series ON measurement(series);
+    CREATE INDEX measurement_by_image ON measurement(sop_uid, frame);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
