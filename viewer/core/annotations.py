@@ -8,6 +8,8 @@ viewport, in screenshots and in ``lightbox render --annotate``.
 
 from __future__ import annotations
 
+import unicodedata
+
 from pydicom.dataset import Dataset
 from pydicom.valuerep import PersonName
 
@@ -18,14 +20,18 @@ def _date(value: object) -> str:
 
 
 def display_name(value: object) -> str:
-    """A person name for display: 'FAMILY, Given' from the alphabetic group (PS3.5 6.2.1)."""
+    """A person name for display: 'FAMILY, Given' from the alphabetic group (PS3.5 6.2.1).
+
+    Japanese files may write that group in half-width katakana (JIS X 0201, ISO_IR 13, as in
+    PS3.5 Annex H); it is shown as the equivalent full-width katakana (Unicode NFKC), which
+    every CJK font has, instead of boxes.
+    """
     if not value:
         return ""
     name = value if isinstance(value, PersonName) else PersonName(str(value))
     family, given = name.family_name, name.given_name
-    if family or given:
-        return ", ".join(p for p in (family, given) if p)
-    return str(name)
+    text = ", ".join(p for p in (family, given) if p) if family or given else str(name)
+    return unicodedata.normalize("NFKC", text)
 
 
 def corner_texts(
