@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from pydicom.dataset import Dataset
+
+from viewer.core.measurements import SliceGeometry
 
 PlaneName = Literal["axial", "coronal", "sagittal"]
 PLANES: tuple[PlaneName, ...] = ("axial", "coronal", "sagittal")
@@ -147,6 +150,30 @@ class PlaneGrid:
             "mapping": "lps = origin + column * pixel_spacing[1] * row_direction"
             " + row * pixel_spacing[0] * column_direction",
         }
+
+
+def plane_slice_geometry(grid: PlaneGrid) -> SliceGeometry:
+    """The plane's pixel grid in the form the 2D measurements use, so a length, angle, ROI or
+    probe on a resliced plane is computed by the same code as on an acquired image."""
+    return SliceGeometry(grid.origin, grid.row_direction, grid.column_direction, grid.spacing[1], grid.spacing[0])
+
+
+def plane_header(grid: PlaneGrid, source: Dataset | None = None) -> Dataset:
+    """A header describing a resliced plane for :func:`viewer.core.measurements.measure`.
+
+    Pixel Spacing is the plane's sampling distance in the patient (PS3.3 C.7.6.2.1.1: a
+    derived plane is calibrated in patient space, like any cross-sectional image); the unit
+    of the values (Modality, Rescale Type, Units: C.8.2.1, C.11.1.1.2) is the source's, since
+    reslicing and slab reduction keep modality values (HU for CT).
+    """
+    header = Dataset()
+    header.PixelSpacing = [float(grid.spacing[0]), float(grid.spacing[1])]
+    if source is not None:
+        for keyword in ("Modality", "RescaleType", "Units"):
+            value = source.get(keyword)
+            if value is not None:
+                setattr(header, keyword, value)
+    return header
 
 
 def edge_labels(row_direction: np.ndarray, column_direction: np.ndarray) -> dict[str, str]:

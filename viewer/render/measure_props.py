@@ -5,11 +5,14 @@ Shapes are polylines through patient (LPS) points, mapped to the screen by VTK a
 and flips exactly and are always on top of the image. Ellipses and rectangles are built in the
 image's own row/column axes from two opposite corners, as the ROI statistics are
 (:func:`viewer.core.measurements.roi_mask`).
+
+A renderer whose world coordinates are not LPS (an MPR plane draws in millimetres of its own
+plane frame) passes ``to_world`` to map the LPS points into them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,8 +66,10 @@ def outline(shape: DrawnShape) -> tuple[list[np.ndarray], bool]:
 class MeasurementLayer:
     """Props for the measurements on the current image plus the one being drawn."""
 
-    def __init__(self, renderer: vtkRenderer) -> None:
+    def __init__(self, renderer: vtkRenderer,
+                 to_world: Callable[[np.ndarray], Sequence[float]] | None = None) -> None:
         self.renderer = renderer
+        self.to_world = to_world or (lambda p: p)
         self._actors: list[tuple[vtkActor2D, vtkPolyDataMapper2D, vtkPolyData]] = []
         self._texts: list[tuple[vtkTextActor, np.ndarray]] = []  # label, LPS anchor candidates
         self._coordinate = vtkCoordinate()
@@ -87,7 +92,7 @@ class MeasurementLayer:
                 continue
             points = vtkPoints()
             for p in line:
-                points.InsertNextPoint(*p)
+                points.InsertNextPoint(*self.to_world(p))
             cells = vtkCellArray()
             if shape.kind == "probe":
                 cells.InsertNextCell(2, [0, 1])
@@ -127,7 +132,7 @@ class MeasurementLayer:
         for text, anchors in self._texts:
             best: tuple[float, float] | None = None
             for anchor in anchors:
-                self._anchor.SetValue(*anchor)
+                self._anchor.SetValue(*self.to_world(anchor))
                 x, y = self._anchor.GetComputedDoubleDisplayValue(self.renderer)
                 if best is None or x > best[0]:
                     best = (x, y)

@@ -13,9 +13,14 @@ a numpy reduction over whole voxel slices, then a 2D reslice of the result. Anyt
 oblique uses vtkImageReslice's own slab mode, sampling every ``smallest spacing`` mm.
 
 :class:`PlaneScene` shows one plane in a renderer: the resliced image in millimetre plane
-coordinates (x right, y down), W/L on the image property, the crosshair lines and the four
-edge orientation letters. :class:`MprScene` keeps three of them in step with a
-:class:`~viewer.core.planes.Crosshair`. Neither imports Qt.
+coordinates (x right, y down), W/L on the image property, the crosshair lines, the four
+edge orientation letters and the measurements. :class:`MprScene` keeps three of them in step
+with a :class:`~viewer.core.planes.Crosshair`. Neither imports Qt.
+
+Measurements on a plane (length, angle, ROIs, probe) are the 2D reading tools' own
+(:func:`viewer.core.measurements.measure` on the plane's resliced pixels, in modality units,
+and the slab image for a thick slab; drawn by :class:`~viewer.render.measure_props.MeasurementLayer`).
+Their points are LPS, so a measurement shows again whenever its plane comes back.
 """
 
 from __future__ import annotations
@@ -42,15 +47,20 @@ from vtkmodules.vtkRenderingCore import (
     vtkTextActor,
 )
 
+from viewer.core.measurements import Measurement
+from viewer.core.measurements import measure as measure_on_image
 from viewer.core.planes import (
     PLANES,
     Crosshair,
     PlaneGrid,
     covering_grid,
     grid_to_index_matrix,
+    plane_header,
+    plane_slice_geometry,
     volume_center,
 )
 from viewer.core.volume import Volume
+from viewer.render.measure_props import DrawnShape, MeasurementLayer
 
 Interpolation = Literal["nearest", "linear", "cubic"]
 SlabMode = Literal["mip", "minip", "avg"]
@@ -276,6 +286,8 @@ class PlaneScene:
         self.corner.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
         self.corner.GetPositionCoordinate().SetValue(0.01, 0.01)
         self.renderer.AddViewProp(self.corner)
+        self.shapes = MeasurementLayer(self.renderer, to_world=self.lps_to_world)
+        self.renderer.AddObserver("StartEvent", lambda *_: self.shapes.layout())
 
     # --- props -----------------------------------------------------------------------------
     def _line_actor(self, color: tuple[float, float, float]) -> tuple[vtkPoints, vtkActor2D]:
@@ -397,8 +409,7 @@ class PlaneScene:
     def set_crosshair(self, crosshair: Crosshair, visible: bool = True) -> None:
         """Draw the other planes' lines through the crosshair centre, across the whole plane."""
         assert self.grid is not None
-        row, col, _ = self.grid.lps_to_pixel(crosshair.center)
-        x0, y0 = col * self.grid.spacing[1], row * self.grid.spacing[0]
+        x0, y0, _ = self.lps_to_world(crosshair.center)
         reach = float(np.hypot(*self.grid.size_mm)) * 2
         for other, (points, actor) in self._lines.items():
             d = crosshair.line_direction(self.name, other)
@@ -407,6 +418,12 @@ class PlaneScene:
             points.SetPoint(1, x0 + dx * reach, y0 + dy * reach, 0.0)
             points.Modified()
             actor.SetVisibility(visible)
+
+    def lps_to_world(self, point: np.ndarray) -> tuple[float, float, float]:
+        """Renderer world coordinates (plane mm) of an LPS point projected on the plane."""
+        assert self.grid is not None
+        row, col, _ = self.grid.lps_to_pixel(point)
+        return col * self.grid.spacing[1], row * self.grid.spacing[0], 0.0
 
     def world_to_lps(self, x_mm: float, y_mm: float) -> np.ndarray:
         assert self.grid is not None
@@ -423,9 +440,7 @@ class PlaneScene:
 
     def lps_to_display(self, point: np.ndarray) -> tuple[float, float]:
         """VTK display coordinates (x, y up) of an LPS point projected on the plane."""
-        assert self.grid is not None
-        row, col, _ = self.grid.lps_to_pixel(point)
-        self.renderer.SetWorldPoint(col * self.grid.spacing[1], row * self.grid.spacing[0], 0.0, 1.0)
+        self.renderer.SetWorldPoint(*self.lps_to_world(point), 1.0)
         self.renderer.WorldToDisplay()
         x, y, _ = self.renderer.GetDisplayPoint()
         return x, y
@@ -452,6 +467,10 @@ class MprScene:
         self.shared_window = True
         self.crosshair_visible = True
         self.listeners: list[Callable[[], None]] = []
+        self.measurements: list[Measurement] = []
+        self._drawn_in: dict[str, str] = {}  # measurement id -> the plane it was drawn in
+        self.drafts: dict[str, tuple[str, list[np.ndarray]] | None] = dict.fromkeys(PLANES)
+        self._source_header = volume.headers[0] if len(volume.headers) else None
         self.update()
         for name, scene in self.planes.items():
             if window is not None:
@@ -472,6 +491,7 @@ class MprScene:
         for name, scene in self.planes.items():
             scene.set_crosshair(self.crosshair, self.crosshair_visible)
             scene.corner.SetInput(self._corner_text(name))
+        self.refresh_shapes(changed)
         for listener in self.listeners:
             listener()
         return changed
@@ -522,6 +542,68 @@ class MprScene:
         for name in names:
             self.planes[name].set_window(center, width)
             self.planes[name].corner.SetInput(self._corner_text(name))
+
+    # --- measurements (the 2D reading tools, on the resliced planes) ---------------------------
+    def measure(self, name: str, kind: str, points: list[np.ndarray]) -> dict:
+        """A ``kind`` measurement through LPS ``points`` on plane ``name`` as shown now: its
+        resliced (or slab) pixels in modality units, calibrated by the plane's spacing."""
+        plane = self.planes[name]
+        assert plane.grid is not None
+        return measure_on_image(kind, points, plane_slice_geometry(plane.grid), plane.pixels(),
+                                plane_header(plane.grid, self._source_header))
+
+    def on_plane(self, name: str, points: list) -> bool:
+        """Whether every point lies within half a scroll step of plane ``name``."""
+        grid = self.planes[name].grid
+        assert grid is not None
+        tolerance = self.reslicer.smallest_spacing / 2
+        return all(abs(grid.lps_to_pixel(p)[2]) <= tolerance for p in points)
+
+    def visible_measurements(self, name: str) -> list[Measurement]:
+        """Measurements drawn in plane ``name`` that lie in it where it is now."""
+        return [m for m in self.measurements if self._drawn_in.get(m.id) == name and self.on_plane(name, m.points)]
+
+    def add_measurement(self, name: str, kind: str, points: list[np.ndarray], label: str = "") -> Measurement:
+        """Measure on plane ``name`` and keep it. An MPR plane is no stored image, so the
+        measurement has no SOP Instance UID and lives as long as this scene."""
+        m = Measurement(kind, [tuple(p) for p in points], "", self.measure(name, kind, points), label=label)
+        self.measurements.append(m)
+        self._drawn_in[m.id] = name
+        self.refresh_shapes([name])
+        return m
+
+    def remove_measurement(self, m: Measurement) -> None:
+        if m in self.measurements:
+            self.measurements.remove(m)
+            self.refresh_shapes([self._drawn_in.pop(m.id)])
+
+    def set_draft(self, name: str, draft: tuple[str, list[np.ndarray]] | None) -> None:
+        """The measurement being drawn in plane ``name`` (kind, LPS points), or None."""
+        self.drafts[name] = draft
+        self.refresh_shapes([name])
+
+    def probe(self, name: str, point: np.ndarray) -> dict:
+        """The value of plane ``name`` under an LPS point, with the point itself (``position``)."""
+        return {**self.measure(name, "probe", [point]), "plane": name, "position": [float(c) for c in point]}
+
+    def refresh_shapes(self, names: list[str] | None = None) -> None:
+        """Rebuild the drawn measurements of ``names`` (default all planes). Results are
+        measured again on the pixels shown, so a slab or interpolation change updates them."""
+        for name in PLANES if names is None else names:
+            plane = self.planes[name]
+            assert plane.grid is not None
+            geometry = plane_slice_geometry(plane.grid)
+            shapes = []
+            for m in self.visible_measurements(name):
+                m.result = self.measure(name, m.kind, m.points)
+                shapes.append(DrawnShape(m.kind, m.points, m.summary(), geometry))
+            draft = self.drafts[name]
+            if draft is not None and (len(draft[1]) >= 2 or draft[0] == "probe"):
+                kind, points = draft
+                text = "" if kind == "angle" and len(points) < 3 else Measurement(
+                    kind, [tuple(p) for p in points], "", self.measure(name, kind, points)).summary()
+                shapes.append(DrawnShape(kind, points, text, geometry, draft=True))
+            plane.shapes.set_shapes(shapes)
 
     def _clamp_center(self) -> None:
         """Keep the crosshair inside the volume's voxel box (in index space)."""

@@ -1,26 +1,43 @@
 """Three-plane MPR widget: a thin Qt host for viewer.render.mpr.
 
 MprView: one VTK widget with the axial, coronal and sagittal planes side by side, linked by
-one crosshair. Left click/drag moves the crosshair (the other planes follow), the wheel moves
-along the plane's normal, right drag is window/level (shared by default), Ctrl+left drag
-rotates the crosshair (oblique; in two planes, double oblique), R resets. All geometry is in
-the Qt-free :class:`~viewer.render.mpr.MprScene`; this class only maps events to it.
+one crosshair. With the crosshair tool, left click/drag moves the crosshair (the other planes
+follow); with a measuring tool (:meth:`MprView.set_tool`: the 2D pane's length, angle,
+rectangle, ellipse, freehand and probe) the left button measures in the plane pressed in, with
+the 2D pane's gestures (:class:`~viewer.core.measure_gesture.MeasureGesture`). Whatever the
+tool: the wheel moves along the plane's normal, right drag is window/level (shared by
+default), Ctrl+left drag rotates the crosshair (oblique; in two planes, double oblique), R
+resets, Delete removes the newest measurement of the plane under the mouse, Esc cancels the
+one being drawn. All geometry is in the Qt-free :class:`~viewer.render.mpr.MprScene`; this
+class only maps events to it.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleUser
 
+from viewer.core.measure_gesture import MeasureGesture
+from viewer.core.measurements import KINDS
 from viewer.core.volume import Volume
 from viewer.render.mpr import MprScene
 from viewer.render.offscreen import read_frame
 from viewer.ui.vtk_widget import SafeVTKWidget
 
+#: What the left button does: move the crosshair, or one of the 2D pane's measuring tools.
+MPR_TOOLS: tuple[str, ...] = ("crosshair", *KINDS)
+
 
 class MprView(QWidget):
     """Axial | coronal | sagittal of one volume with a linked crosshair."""
+
+    measurement_added = Signal(object)  # Measurement
+    measurement_removed = Signal(object)  # Measurement
+    probed = Signal(object)  # dict: value, unit, row, column, plane, position (LPS mm)
+    hovered = Signal(object)  # the same dict under the mouse, no button down (for a status bar)
 
     def __init__(self, volume: Volume, window: tuple[float, float] = (40.0, 400.0),
                  parent: QWidget | None = None) -> None:
@@ -30,6 +47,7 @@ class MprView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.vtk_widget)
         self.render_window = self.vtk_widget.GetRenderWindow()
+        self.render_window.SetMultiSamples(0)  # 2D images gain nothing from MSAA; Mesa pays for it
         self.scene = MprScene(volume, window=window)
         for renderer in self.scene.renderers:
             self.render_window.AddRenderer(renderer)
@@ -48,6 +66,17 @@ class MprView(QWidget):
         self._plane: str | None = None
         self._start: tuple[int, int, float, float] = (0, 0, 0.0, 0.0)
         self._fitted = False
+        self.tool = "crosshair"
+        self._gesture: MeasureGesture | None = None
+        self._gesture_plane: str | None = None  # where the measurement being drawn lies
+
+    def set_tool(self, tool: str) -> None:
+        """Choose what the left button does (:data:`MPR_TOOLS`); drops a half-drawn measurement."""
+        if tool not in MPR_TOOLS:
+            raise ValueError(f"unknown MPR tool {tool!r}; expected one of {', '.join(MPR_TOOLS)}")
+        self._cancel_draft()
+        self.tool = tool
+        self._gesture = MeasureGesture(tool) if tool in KINDS else None
 
     # --- helpers -------------------------------------------------------------------------
     def _event(self) -> tuple[int, int, bool]:
@@ -72,6 +101,9 @@ class MprView(QWidget):
     def _left_down(self, *_: object) -> None:
         x, y, ctrl = self._event()
         self._plane = self.plane_at(x, y)
+        if self._gesture is not None and not ctrl and (self._plane or self._gesture.waiting):
+            self._measure_down(x, y)
+            return
         if self._plane is None:
             return
         self._mode = "rotate" if ctrl else "move"
@@ -81,7 +113,71 @@ class MprView(QWidget):
             self.render()
 
     def _left_up(self, *_: object) -> None:
+        if self._mode == "measure":
+            self._measure_up()
         self._mode = None
+
+    # --- measuring -------------------------------------------------------------------------
+    def _gesture_point(self, x: float, y: float) -> np.ndarray:
+        assert self._gesture_plane is not None
+        return self.scene.planes[self._gesture_plane].display_to_lps(x, y)
+
+    def _measure_down(self, x: int, y: int) -> None:
+        assert self._gesture is not None
+        if not self._gesture.waiting:  # an angle's last click belongs to the plane of its first arm
+            self._gesture_plane = self._plane
+        done = self._gesture.press(self._gesture_point(x, y))
+        self._mode = "measure"
+        self._start = (x, y, 0.0, 0.0)
+        if done is not None:
+            self._finish(*done)
+            self._mode = None
+            return
+        if self._gesture.tool == "probe":
+            self.probed.emit(self.scene.probe(self._gesture_plane, self._gesture_point(x, y)))
+        self._show_draft()
+
+    def _measure_up(self) -> None:
+        assert self._gesture is not None and self._gesture_plane is not None
+        x, y, _ = self._event()
+        moved = abs(x - self._start[0]) + abs(y - self._start[1]) > 2
+        done = self._gesture.release(self._gesture_point(x, y), moved)
+        if done is not None:
+            self._finish(*done)
+        else:
+            self._show_draft()
+
+    def _finish(self, kind: str, points: list[np.ndarray]) -> None:
+        assert self._gesture_plane is not None
+        plane = self._gesture_plane
+        self.scene.set_draft(plane, None)
+        m = self.scene.add_measurement(plane, kind, points)
+        if kind == "probe":
+            self.probed.emit(self.scene.probe(plane, points[0]))
+        self.render()
+        self.measurement_added.emit(m)
+
+    def _show_draft(self) -> None:
+        if self._gesture is not None and self._gesture_plane is not None:
+            self.scene.set_draft(self._gesture_plane, self._gesture.draft)
+            self.render()
+
+    def _cancel_draft(self) -> None:
+        if self._gesture is not None:
+            self._gesture.cancel()
+            self._show_draft()
+        self._mode = None
+
+    def _delete_last(self) -> None:
+        """Delete: the newest measurement of the plane under the mouse."""
+        pos = self.vtk_widget.mapFromGlobal(QCursor.pos())
+        ratio = self.vtk_widget.devicePixelRatioF()
+        plane = self.plane_at(round(pos.x() * ratio), round((self.vtk_widget.height() - pos.y() - 1) * ratio))
+        shown = self.scene.visible_measurements(plane) if plane else []
+        if shown:
+            self.scene.remove_measurement(shown[-1])
+            self.render()
+            self.measurement_removed.emit(shown[-1])
 
     def _right_down(self, *_: object) -> None:
         x, y, _ = self._event()
@@ -94,9 +190,20 @@ class MprView(QWidget):
         self._mode = None
 
     def _move(self, *_: object) -> None:
-        if self._mode is None or self._plane is None:
-            return
         x, y, _ = self._event()
+        if self._gesture is not None and (self._mode == "measure" or self._gesture.waiting):
+            self._gesture.move(self._gesture_point(x, y))
+            if self._gesture.tool == "probe" and self._mode == "measure":
+                self.probed.emit(self.scene.probe(self._gesture_plane, self._gesture_point(x, y)))
+            self._show_draft()
+            return
+        if self._mode is None:
+            hover = self.plane_at(x, y)
+            if hover is not None:
+                self.hovered.emit(self.scene.probe(hover, self.scene.planes[hover].display_to_lps(x, y)))
+            return
+        if self._plane is None:
+            return
         if self._mode == "move":
             self.scene.pick(self._plane, x, y)
         elif self._mode == "rotate":
@@ -122,6 +229,10 @@ class MprView(QWidget):
         if key in ("r", "R"):
             self.scene.reset()
             self.render()
+        elif key == "Escape":
+            self._cancel_draft()
+        elif key in ("Delete", "BackSpace"):
+            self._delete_last()
 
     # --- lifecycle -----------------------------------------------------------------------
     def grab_frame(self) -> np.ndarray:
