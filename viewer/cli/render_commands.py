@@ -8,6 +8,10 @@ image's left for axial and coronal, head up for coronal and sagittal, anterior o
 for sagittal) with square pixels of the smallest voxel spacing, covering the volume.
 ``--json`` prints the output's geometry (Image Position/Orientation/Pixel Spacing style) so
 a script can map any PNG pixel back to the patient.
+
+With ``--stl OUT.stl`` it writes the iso-surface at ``--threshold`` (modality units, HU for
+CT; default 300 HU, the bone preset's) as binary STL in patient LPS millimetres instead of a
+PNG, written atomically; ``--json`` then prints the triangle count and the LPS bounds.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ class RenderUsageError(LightboxError):
 def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "render",
-        help="render one slice or MPR plane of a series to PNG (headless)",
+        help="render one slice or MPR plane of a series to PNG, or its surface to STL (headless)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -48,7 +52,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=("mip", "minip", "avg"), default="mip", help="slab mode (default mip)")
     p.add_argument("--interpolation", choices=("nearest", "linear", "cubic"), default="linear")
     p.add_argument("--json", action="store_true", help="print the output's geometry as JSON")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    p.add_argument("--stl", metavar="OUT.stl", help="write the iso-surface at --threshold as STL (LPS mm)")
+    p.add_argument("--threshold", type=float, metavar="VALUE",
+                   help="iso-surface value for --stl in modality units (default: the CT bone preset's, 300 HU)")
+    p.add_argument("-o", "--output", metavar="OUT.png", help="the PNG to write (required unless --stl)")
     p.set_defaults(func=run)
 
 
@@ -126,6 +133,12 @@ def run(args: argparse.Namespace) -> int:
     from viewer.core.volume import load_volume
     from viewer.render.mpr import Reslicer, Slab, render_plane, write_png
 
+    if args.stl is not None:
+        return _run_stl(args)
+    if args.threshold is not None:
+        raise RenderUsageError("--threshold goes with --stl")
+    if args.output is None:
+        raise RenderUsageError("say where to write the PNG with -o OUT.png (or write a surface with --stl OUT.stl)")
     window = _parse_window(args.window) if args.window else None
     size = _parse_size(args.size) if args.size else None
     if args.plane is None and (args.at or args.slab):
@@ -186,6 +199,29 @@ def run(args: argparse.Namespace) -> int:
             "slab": None if slab is None else {"thickness_mm": slab.thickness, "mode": slab.mode},
             "interpolation": args.interpolation,
             **grid.to_json(),
+        }
+        json.dump(report, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def _run_stl(args: argparse.Namespace) -> int:
+    """``--stl``: the surface of the whole volume; the PNG-only options make no sense here."""
+    from viewer.core.volume import load_volume
+    from viewer.render.surface import DEFAULT_THRESHOLD, export_stl
+
+    png_only = [f"--{name}" for name in ("slice", "window", "size", "plane", "at", "slab", "output")
+                if getattr(args, name) not in (None, False)] + (["--annotate"] if args.annotate else [])
+    if png_only:
+        raise RenderUsageError(f"{', '.join(png_only)} apply to PNG output, not to --stl")
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    volume = load_volume(_series_paths(args.source, args.series, args.home))
+    info = export_stl(volume, args.stl, threshold)
+    if args.json:
+        report = {
+            "series_uid": str(volume.headers[0].get("SeriesInstanceUID", "")) if volume.headers else "",
+            "frame_of_reference_uid": volume.frame_of_reference_uid,
+            **info.to_json(),
         }
         json.dump(report, sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -40,22 +40,24 @@ class Preset:
     colors: tuple[tuple[float, float, float, float], ...]
     shade: bool = True
     mip: bool = False
+    iso: float | None = None  # where this preset's tissue begins: the default iso-surface value
 
 
 PRESETS: dict[str, Preset] = {
     "ct-bone": Preset("CT bone", ((-1000, 0), (150, 0), (300, 0.4), (700, 0.8), (3000, 0.85)),
-                      ((-1000, 0, 0, 0), (150, 0.73, 0.25, 0.3), (400, 0.9, 0.82, 0.56), (3000, 1, 1, 1))),
+                      ((-1000, 0, 0, 0), (150, 0.73, 0.25, 0.3), (400, 0.9, 0.82, 0.56), (3000, 1, 1, 1)),
+                      iso=300),
     "ct-soft-tissue": Preset("CT soft tissue", ((-1000, 0), (-200, 0), (-100, 0.05), (100, 0.4), (3000, 0.6)),
                              ((-1000, 0, 0, 0), (-100, 0.55, 0.25, 0.15), (100, 0.88, 0.6, 0.5),
-                              (3000, 1, 1, 0.9))),
+                              (3000, 1, 1, 0.9)), iso=-100),
     "ct-lung": Preset("CT lung", ((-1000, 0), (-900, 0), (-800, 0.08), (-500, 0.12), (-400, 0), (3000, 0)),
                       ((-1000, 0, 0, 0), (-850, 0.55, 0.6, 0.75), (-500, 0.85, 0.85, 0.9), (3000, 1, 1, 1))),
     "ct-angio": Preset("CT angio", ((-1000, 0), (140, 0), (170, 0.6), (420, 0.8), (3000, 0.8)),
-                       ((-1000, 0, 0, 0), (150, 0.65, 0.1, 0.1), (300, 0.95, 0.6, 0.45), (3000, 1, 1, 1))),
+                       ((-1000, 0, 0, 0), (150, 0.65, 0.1, 0.1), (300, 0.95, 0.6, 0.45), (3000, 1, 1, 1)), iso=170),
     "mip": Preset("MIP", ((-1000, 0), (1500, 1)), ((-1000, 0, 0, 0), (1500, 1, 1, 1)), shade=False, mip=True),
     # MR has no absolute scale: x values are fractions of the 99.5th percentile (scaled on use)
     "mr-default": Preset("MR default", ((0, 0), (0.1, 0), (0.25, 0.15), (0.6, 0.35), (1.0, 0.5)),
-                         ((0, 0, 0, 0), (0.2, 0.75, 0.45, 0.35), (0.6, 0.95, 0.85, 0.75), (1.0, 1, 1, 1))),
+                         ((0, 0, 0, 0), (0.2, 0.75, 0.45, 0.35), (0.6, 0.95, 0.85, 0.75), (1.0, 1, 1, 1)), iso=0.25),
 }
 
 
@@ -137,6 +139,12 @@ class VolumeScene:
         else:
             self.mapper.SetBlendModeToComposite()
         self._keep = (opacity, colors)
+
+    def surface_threshold(self) -> float:
+        """The iso-surface value that matches what the preset shows (the bone one's otherwise)."""
+        if self.preset.iso is None:
+            return float(PRESETS["ct-bone"].iso or 300.0)
+        return self.preset.iso * (self._mr_scale if self.preset is PRESETS["mr-default"] else 1.0)
 
     def set_interactive(self, moving: bool) -> None:
         """Coarser image sampling while the camera moves, full resolution at rest."""

@@ -27,6 +27,7 @@ class VolumeView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.vtk_widget)
         self.render_window = self.vtk_widget.GetRenderWindow()
+        self.render_window.SetMultiSamples(0)  # the ray-cast image gains nothing from MSAA; Mesa pays for it
         self.scene = VolumeScene(volume)
         self.scene.set_preset(preset)
         self.render_window.AddRenderer(self.scene.renderer)
