@@ -59,6 +59,7 @@ def make_volume(
         ds.ImagePositionPatient = list((affine @ [k, 0, 0, 1])[:3].round(4))
         ds.PixelSpacing = list(spacing)
         ds.SeriesNumber = 1
+        ds.InstanceNumber = k + 1  # numbered along k: reading starts at slice 0 (reading_order)
         for key, value in tags.items():
             setattr(ds, key, value)
         headers.append(ds)
@@ -139,6 +140,105 @@ def test_wheel_and_keys_land_on_the_expected_slice(viewport):
     QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_End)
     assert viewport.slice_index == 29
     assert abs(float(centre_pixel(viewport)[0]) - ((290 - 149.5) / 299 + 0.5) * 255) <= 1
+
+
+# --- reading order: where a series opens, which way "next" goes ---------------------------------
+
+
+def grey_of(value: float, center: float = 150, width: float = 300) -> float:
+    return ((value - (center - 0.5)) / (width - 1) + 0.5) * 255
+
+
+def test_unnumbered_axial_stack_opens_at_its_top_and_next_goes_down(qtbot, viewport):
+    voxels = (np.arange(30, dtype=np.int16) * 10)[:, None, None] * np.ones((1, 64, 64), np.int16)
+    vol = make_volume(voxels, InstanceNumber=None)  # axial: k grows towards the head (+S)
+    viewport.show_volume(vol, Window(150, 300))
+    assert viewport.slice_index == 29  # the most superior slice
+    assert viewport.scene.corner_text("lower_left").startswith("Im 1/30")
+    assert abs(float(centre_pixel(viewport)[0]) - grey_of(290)) <= 1  # drawn, not just indexed
+    wheel(viewport.vtk_widget, 7)  # towards the user: next images, down the body
+    assert viewport.slice_index == 22
+    assert viewport.scene.corner_text("lower_left").startswith("Im 8/30")
+    assert abs(float(centre_pixel(viewport)[0]) - grey_of(220)) <= 1
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_PageDown)
+    assert viewport.slice_index == 21
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_Up)
+    assert viewport.slice_index == 22
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_End)
+    assert viewport.slice_index == 0 and viewport.scene.corner_text("lower_left").startswith("Im 30/30")
+    QTest.keyClick(viewport.vtk_widget, Qt.Key.Key_Home)
+    assert viewport.slice_index == 29
+    viewport.set_tool("scroll")
+    c = viewport.vtk_widget.rect().center()
+    drag(viewport.vtk_widget, [c, c + QPoint(0, 30), c + QPoint(0, 60)])  # down: 10 images further
+    assert viewport.slice_index == 19
+    with qtbot.waitSignal(viewport.slice_changed, timeout=5000) as changed:
+        viewport.play_cine(50)
+    viewport.stop_cine()
+    assert changed.args == [18]  # cine plays forward in reading order too
+
+
+def test_instance_numbers_decide_where_reading_starts(viewport):
+    voxels = (np.arange(12, dtype=np.int16) * 10)[:, None, None] * np.ones((1, 32, 32), np.int16)
+    vol = make_volume(voxels)
+    for k, ds in enumerate(vol.headers):
+        ds.InstanceNumber = 12 - k  # acquired from the top down, as the CT in ../shared
+    viewport.show_volume(vol, Window(150, 300))
+    assert viewport.slice_index == 11 and viewport.current_uid() == vol.headers[11].SOPInstanceUID
+    wheel(viewport.vtk_widget, 1)
+    assert viewport.slice_index == 10 and int(vol.headers[10].InstanceNumber) == 2
+    for ds in vol.headers:
+        ds.InstanceNumber = 12 - ds.InstanceNumber + 1  # now numbered from the feet up
+    viewport.show_volume(vol, Window(150, 300))
+    assert viewport.slice_index == 0
+    wheel(viewport.vtk_widget, 1)
+    assert viewport.slice_index == 1
+
+
+def test_reading_order_without_numbers_by_orientation():
+    from viewer.ui.viewport import reading_order
+
+    stack = np.zeros((5, 8, 8), np.int16)
+    assert reading_order(make_volume(stack, InstanceNumber=None)) == (4, -1)  # axial, k towards the head
+    feet_first = make_volume(stack, iop=([1.0, 0, 0], [0, -1.0, 0]), InstanceNumber=None)  # normal -S
+    assert feet_first.affine[2, 0] < 0 and reading_order(feet_first) == (0, 1)
+    assert reading_order(make_volume(stack, iop=SAGITTAL, InstanceNumber=None)) == (0, 1)  # volume order
+    one_instance = make_volume(stack, InstanceNumber=7)  # the frames of one multi-frame instance
+    assert reading_order(one_instance) == (4, -1)
+    assert reading_order(make_volume(stack[:1], InstanceNumber=None)) == (0, 1)
+    shuffled = make_volume(stack)
+    for ds, n in zip(shuffled.headers, (3, 1, 2, 5, 4), strict=True):
+        ds.InstanceNumber = n
+    assert reading_order(shuffled) == (1, 1)  # the lowest number, wherever it is
+
+
+# --- clearing -----------------------------------------------------------------------------------
+
+
+def test_clear_shows_nothing_and_the_viewport_can_show_again(viewport):
+    vol = make_volume(np.full((3, 64, 64), 1000, np.int16))
+    viewport.show_volume(vol, Window(0, 100))  # white everywhere the image is
+    g = viewport.scene.slice_geometry()
+    viewport.add_measurement("length", [g.to_patient(10, 10), g.to_patient(50, 50)])
+    white = lambda f: int((f == 255).all(axis=2).sum())  # noqa: E731
+    assert white(viewport.grab_frame()) > 10_000
+    viewport.clear()
+    assert viewport.volume is None and viewport.measurements == [] and viewport.visible_measurements() == []
+    assert viewport.scene.measurements.count == 0
+    assert all(viewport.scene.corner_text(c) == "" for c in ("upper_left", "upper_right", "lower_left",
+                                                              "lower_right"))
+    assert all(a.GetInput() == "" for a in viewport.scene.overlays.labels.values())
+    assert viewport.scene.hint.GetInput() == "Drop a series here"
+    frame = viewport.grab_frame()
+    assert white(frame) == 0 and frame.max() < 160  # black, with only the grey hint text
+    for key in (Qt.Key.Key_End, Qt.Key.Key_PageDown, Qt.Key.Key_I, Qt.Key.Key_Delete):
+        QTest.keyClick(viewport.vtk_widget, key)  # nothing to act on: no error
+    viewport.set_tool("length")
+    c = viewport.vtk_widget.rect().center()
+    drag(viewport.vtk_widget, [c, c + QPoint(40, 0)])
+    assert viewport.measurements == []
+    viewport.show_volume(vol, Window(0, 100))
+    assert white(viewport.grab_frame()) > 10_000 and viewport.scene.hint.GetInput() == ""
 
 
 def test_colour_image_is_shown_as_stored_with_window_off(viewport):

@@ -220,6 +220,13 @@ class LayoutGrid(QWidget):
         viewport.show_volume(volume, window, inverted=inverted)
         self.series_shown.emit(viewport, volume)
 
+    def clear_except(self, keep: list[Viewport]) -> None:
+        """Empty every viewport not in ``keep``, hidden ones included (a newly opened study
+        must not leave the previous one's images behind, here or in a bigger layout later)."""
+        for view in self.all_viewports:
+            if view not in keep and view.volume is not None:
+                view.clear()
+
     def first_empty(self) -> Viewport:
         """Where a newly opened series goes: the first empty viewport, else the active one."""
         return next((v for v in self.viewports if v.volume is None), self.active_viewport)

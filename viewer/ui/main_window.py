@@ -7,12 +7,15 @@ window only reacts to results. Window geometry, docks and splitters are remember
 
 from __future__ import annotations
 
+import logging
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -22,8 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.core.measurements import Measurement
 from viewer.core.volume import Volume, load_volume
 from viewer.store import ImportReport, Store
+from viewer.store.measurements import MeasurementStore, UnknownImageError
 from viewer.ui.jobs import WorkerBridge
 from viewer.ui.jobs_panel import Job, JobRunner, JobsPanel
 from viewer.ui.layout_grid import LayoutGrid, SeriesDrop
@@ -58,6 +63,88 @@ def is_removable(path: Path) -> bool:
     return text.startswith(REMOVABLE_ROOTS)
 
 
+log = logging.getLogger(__name__)
+
+
+class MeasurementKeeper(QObject):
+    """Keeps the viewports' measurements in the cache (:mod:`viewer.store.measurements`).
+
+    Every write is a one-row transaction, run on one worker thread so that the GUI never
+    waits for the index (a CLI import in another process may hold its write lock) and so
+    that an add, its edits and its deletion reach the index in the order the user made
+    them. Reading a series' measurements queues behind the writes, so a measurement drawn a
+    moment ago is part of what comes back. :meth:`close` waits for queued writes: closing
+    the window right after drawing loses nothing.
+    """
+
+    loaded = Signal(object, object, object)  # Viewport, Volume, list[Measurement] (GUI thread)
+    failed = Signal(str)  # a write the index refused, e.g. an image opened without importing it
+
+    def __init__(self, store: Store, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._index_path = store.index_path
+        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1,
+                                                                   thread_name_prefix="lightbox-measurements")
+        self._db: MeasurementStore | None = None  # opened on the worker thread
+
+    def _kept(self) -> MeasurementStore:
+        if self._db is None:
+            self._db = MeasurementStore.open(self._index_path)
+        return self._db
+
+    def _run(self, work, *args) -> Future | None:
+        if self._pool is None:
+            return None
+
+        def run():
+            try:
+                return work(*args)
+            except UnknownImageError:
+                return None  # not cached (a folder dropped without import): shown, not kept
+            except Exception as exc:  # a full disk or a locked index must not lose the GUI
+                log.warning("measurement not kept: %s", exc)
+                self.failed.emit(f"Measurement not saved: {exc}")
+                return None
+
+        return self._pool.submit(run)
+
+    def save(self, m: Measurement) -> Future | None:
+        copy = Measurement.from_dict(m.to_dict())  # as it is now: the viewport may move its points meanwhile
+        return self._run(lambda: self._kept().save(copy))
+
+    def update(self, m: Measurement) -> Future | None:
+        copy = Measurement.from_dict(m.to_dict())
+        return self._run(lambda: self._kept().update(copy))
+
+    def delete(self, m: Measurement) -> Future | None:
+        return self._run(lambda: self._kept().delete(m.id))
+
+    def restore(self, view: Viewport, volume: Volume) -> Future | None:
+        """Read the measurements of ``volume``'s series; ``loaded`` delivers them."""
+        series_uid = str(volume.headers[0].get("SeriesInstanceUID") or "")
+        if not series_uid:
+            return None
+        return self._run(lambda: self.loaded.emit(view, volume, self._kept().for_series(series_uid)))
+
+    def flush(self) -> None:
+        """Wait until everything queued so far is in the index."""
+        if self._pool is not None:
+            self._pool.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Finish the queued writes, then close the worker's connection. Idempotent."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+
+        def close_db() -> None:
+            if self._db is not None:
+                self._db.close()
+
+        pool.submit(close_db)
+        pool.shutdown(wait=True)
+
+
 class _BatchRelay(QObject):
     """Re-emits the store's per-batch callback (a worker thread) on the GUI thread."""
 
@@ -70,6 +157,7 @@ class MainWindow(QMainWindow):
     import_finished = Signal(object)  # ImportReport
     study_opened = Signal(str)
     comparison_ready = Signal(str, str)  # current study UID, prior study UID
+    measurements_restored = Signal(object, int)  # Viewport, how many stored measurements it now shows
 
     def __init__(self, store: Store, home: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +178,15 @@ class MainWindow(QMainWindow):
         left.setSizes([500, 220])
         self.grid = LayoutGrid(1, 1, workers=self.workers)
         self.sync = ViewportSync(grid=self.grid, parent=self)
+        self.measurement_keeper = MeasurementKeeper(store, parent=self)
+        self.measurement_keeper.loaded.connect(self._measurements_loaded)
+        self.measurement_keeper.failed.connect(lambda message: self.statusBar().showMessage(message, 15000))
+        self.grid.measurement_added.connect(lambda _view, m: self.measurement_keeper.save(m))
+        self.grid.measurement_changed.connect(lambda _view, m: self.measurement_keeper.update(m))
+        self.grid.measurement_removed.connect(lambda _view, m: self.measurement_keeper.delete(m))
+        app = QApplication.instance()
+        if app is not None:  # quitting without closing the window still writes what is queued
+            app.aboutToQuit.connect(self.measurement_keeper.close)
         self.grid.series_shown.connect(self._series_shown)
         self.grid.series_dropped.connect(self._series_dropped)
         self.grid.load_failed.connect(lambda _view, message: self._failed(RuntimeError(message)))
@@ -130,6 +227,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         self._restore_state()
         self.current_study_uid = ""
+        self._loading: dict[int, object] = {}  # id(viewport) -> token of the load it waits for
 
     # --- actions -------------------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -271,7 +369,12 @@ class MainWindow(QMainWindow):
         self.study_opened.emit(study_uid)
         rows, cols = layout_for(len(series))
         self.grid.set_layout(rows, cols)
-        for view, row in zip(self.grid.viewports, series, strict=False):
+        used = self.grid.viewports[: len(series)]
+        for view in self.grid.all_viewports:
+            if view not in used:
+                self._loading.pop(id(view), None)  # a load still running for the last study is dropped
+        self.grid.clear_except(used)
+        for view, row in zip(used, series, strict=False):
             self.load_series_into(view, row.series_uid)
         self.grid.set_active(self.grid.viewports[0])
 
@@ -284,18 +387,36 @@ class MainWindow(QMainWindow):
         """Load a cached series off the GUI thread and show it in ``view``."""
         paths = [row.path for row in self.store.instances(series_uid)]
         self.status.setText(f"Loading {len(paths)} images…")
-        self.workers.submit(load_volume, paths, on_error=self._failed,
-                            on_done=lambda volume: self.grid.show_series_in(view, volume, window))
+        token = object()  # only the newest load asked of a viewport shows up there
+        self._loading[id(view)] = token
+
+        def done(volume: Volume) -> None:
+            if self._loading.get(id(view)) is token:
+                del self._loading[id(view)]
+                self.grid.show_series_in(view, volume, window)
+
+        self.workers.submit(load_volume, paths, on_error=self._failed, on_done=done)
 
     def _series_dropped(self, view: Viewport, drop: SeriesDrop) -> None:
         if not drop.paths and drop.series_instance_uid:  # from the browser: the cache knows the files
             self.load_series_into(view, drop.series_instance_uid)
 
     def _series_shown(self, view: Viewport, volume: Volume) -> None:
+        self.measurement_keeper.restore(view, volume)
         self._update_status()
         for warning in volume.warnings:
             self.statusBar().showMessage(warning, 15000)
         self.volume_shown.emit(volume)
+
+    def _measurements_loaded(self, view: Viewport, volume: Volume, stored: list[Measurement]) -> None:
+        """Show the series' stored measurements, unless the viewport moved on to another series."""
+        if view.volume is not volume:
+            return
+        ids = {m.id for m in stored}
+        drawn = [m for m in view.measurements if m.id not in ids]  # not kept (image outside the cache)
+        if stored:
+            view.set_measurements([*stored, *drawn])
+        self.measurements_restored.emit(view, len(stored))
 
     def _failed(self, exc: BaseException) -> None:
         self.status.setText(f"Error: {exc}")
@@ -523,7 +644,7 @@ class MainWindow(QMainWindow):
         if volume is None:
             return
         center, width = self.viewport.scene.window
-        k = self.viewport.slice_index
+        k = self.viewport.image_number()
         self.status.setText(f"Image {k + 1}/{volume.voxels.shape[0]}   W {width:.0f} / L {center:.0f}   "
                             f"{volume.voxels.shape[2]}×{volume.voxels.shape[1]}")
 
@@ -564,6 +685,7 @@ class MainWindow(QMainWindow):
         if self.qr_panel.scp is not None:
             self.qr_panel.scp.stop()
         self.workers.shutdown()
+        self.measurement_keeper.close()  # queued measurement writes reach the index first
         for window in getattr(self, "reconstructions", []):
             window.close()
         self.grid.shutdown()  # children get no closeEvent: finalize VTK here

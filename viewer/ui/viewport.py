@@ -1,5 +1,10 @@
 """The 2D viewport: a VTK slice scene in a Qt widget, driven the way radiologists expect.
 
+A series opens at the image its acquisition starts with (:func:`reading_order`: the lowest
+Instance Number; without numbers, the top slice of an axial stack), and "next image" (wheel
+towards the user, PgDn, Down, the scroll tool dragged down, cine) follows the same order, as
+does the "Im k/N" annotation; Home/End go to the first/last image in that order.
+
 Mouse: wheel scrolls slices; the left button runs the chosen tool (:data:`TOOLS`: W/L by
 default, where right widens the window and up raises the centre); right-drag zooms about the
 press point; middle-drag (or Shift+left) pans. Keys: PgUp/PgDn/arrows scroll, Home/End jump,
@@ -25,12 +30,13 @@ import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCursor, QGuiApplication
 from PySide6.QtWidgets import QVBoxLayout, QWidget
+from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 
 from viewer.core.annotations import corner_texts
 from viewer.core.cine import frame_intervals_ms
 from viewer.core.measurements import Measurement, calibration, measure
-from viewer.core.orientation import ViewTransform
+from viewer.core.orientation import EdgeLabels, ViewTransform
 from viewer.core.pixels.display import presentation_inverted
 from viewer.core.pixels.overlays import OVERLAY_GROUPS, overlay_layer
 from viewer.core.pixels.shutters import shutter
@@ -62,6 +68,50 @@ class _Drag:
 
 def _has_graphics(header) -> bool:
     return "ShutterShape" in header or any((g, 0x0010) in header for g in OVERLAY_GROUPS)
+
+
+def _instance_number(header) -> int | None:
+    try:
+        return int(header.get("InstanceNumber"))
+    except (TypeError, ValueError):
+        return None
+
+
+def reading_order(volume: Volume) -> tuple[int, int]:
+    """Where reading starts and which way "next image" goes: (first slice index, step +1/-1).
+
+    The volume's slices are sorted along the plane normal (index k grows along it), which for
+    an axial CT puts the most inferior slice first. Radiologists expect the image the
+    acquisition starts with: the lowest Instance Number (0020,0013), PS3.3 C.7.6.1, the number
+    that "identifies this image" in acquisition order; the next image is the one the numbers
+    grow towards. Without distinct numbers (an unnumbered stack, a multi-frame instance) the
+    volume order is kept, except that an axial stack starts at its top (most superior) slice,
+    as scanners and other viewers show it.
+    """
+    count = int(volume.voxels.shape[0])
+    if count < 2:
+        return 0, 1
+    acquired = volume.acquired
+    numbered: list[tuple[int, int]] = []  # (Instance Number, k) of every acquired slice
+    for k in range(count):
+        if acquired is not None and not acquired[k]:
+            continue  # a gap filler shares a neighbour's header: it does not vote
+        number = _instance_number(volume.headers[k])
+        if number is None:
+            numbered = []
+            break
+        numbered.append((number, k))
+    if len({n for n, _ in numbered}) > 1:
+        step = 1 if numbered[-1][0] >= numbered[0][0] else -1
+        lowest = min(n for n, _ in numbered)
+        ties = [k for n, k in numbered if n == lowest]
+        return (ties[0] if step > 0 else ties[-1]), step
+    header = volume.headers[0]
+    normal = np.asarray(volume.affine[:3, 0], dtype=float)
+    axial = bool(header.get("ImageOrientationPatient")) and int(np.argmax(np.abs(normal))) == 2
+    if axial and normal[2] > 0:  # k grows towards the head (+S in LPS): the top slice is the last
+        return count - 1, -1
+    return 0, 1
 
 
 class Viewport(QWidget):
@@ -133,6 +183,7 @@ class Viewport(QWidget):
         self._layers: dict[int, np.ndarray | None] = {}
         self._has_layers = False
         self._layer_shown: int | None = None
+        self.first_slice, self.reading_step = 0, 1  # see reading_order
         self.cine_fps: float | None = None  # None: the file's timing
         self._cine = QTimer(self)
         self._cine.setSingleShot(True)
@@ -142,8 +193,9 @@ class Viewport(QWidget):
 
     # --- content -----------------------------------------------------------------------------
     def show_volume(self, volume: Volume, window: Window | VoiLut, *, inverted: bool = False) -> None:
-        """Display ``volume`` from its first slice at ``window`` (a window with its VOI LUT
-        Function, or a VOI LUT Sequence table; ignored for colour images)."""
+        """Display ``volume`` from the image its acquisition starts with (:func:`reading_order`)
+        at ``window`` (a window with its VOI LUT Function, or a VOI LUT Sequence table; ignored
+        for colour images)."""
         self.stop_cine()
         self._drag, self._angle_pending, self._draft = None, None, None
         self.volume = volume
@@ -169,7 +221,39 @@ class Viewport(QWidget):
         self._layers = {}
         self._has_layers = any(_has_graphics(h) for h in volume.headers)
         self._layer_shown = None
+        self.first_slice, self.reading_step = reading_order(volume)
+        self.scene.set_slice(self.first_slice)  # no slice_changed: opening is not scrolling
         self._refresh()
+
+    def clear(self) -> None:
+        """Show nothing: no image, no annotations, no measurements (the "drop a series" hint).
+
+        For viewports a newly opened study does not use, so they do not keep showing the
+        previous patient's images.
+        """
+        self.stop_cine()
+        self._drag, self._angle_pending, self._draft = None, None, None
+        self.volume = None
+        self.measurements = []
+        self._shapes_shown = None
+        self._image_keys = []
+        self._layers = {}
+        self._has_layers = False
+        self._layer_shown = None
+        self.first_slice, self.reading_step = 0, 1
+        scene = self.scene
+        scene.set_layer(None)
+        scene.renderer.RemoveViewProp(scene.stack)
+        scene.mapper.SetInputData(vtkImageData())  # let the previous volume's voxels go
+        scene.volume = None
+        scene.slice_index = 0
+        scene.set_shapes([])
+        scene.set_reference_lines([])
+        scene.set_corner_text({})
+        scene.set_warning("")
+        scene.overlays.set_edge_labels(EdgeLabels("", "", "", ""))
+        scene.hint.SetInput("Drop a series here")
+        self.render()
 
     @property
     def slice_index(self) -> int:
@@ -191,7 +275,18 @@ class Viewport(QWidget):
             self.slice_changed.emit(shown)
 
     def scroll(self, step: int) -> None:
-        self.set_slice(self.scene.slice_index + step)
+        """``step`` images forward (positive: next image in reading order) or back."""
+        self.set_slice(self.scene.slice_index + step * self.reading_step)
+
+    def image_number(self, k: int | None = None) -> int:
+        """0-based position of slice ``k`` (default: the one shown) in reading order: what
+        "Im k/N" shows, 0 for the image the acquisition starts with."""
+        k = self.slice_index if k is None else k
+        return k if self.reading_step > 0 else self.slice_count - 1 - k
+
+    def slice_at(self, number: int) -> int:
+        """The slice index of 0-based image ``number`` in reading order (inverse of image_number)."""
+        return number if self.reading_step > 0 else self.slice_count - 1 - number
 
     def slice_position(self, k: int | None = None) -> np.ndarray:
         """LPS centre of slice ``k`` (default: the one shown); what synchronisation matches."""
@@ -304,7 +399,7 @@ class Viewport(QWidget):
     def _cine_step(self) -> None:
         if self.volume is None or self.vtk_widget.finalized:
             return
-        self.set_slice((self.slice_index + 1) % self.slice_count)
+        self.set_slice(self.slice_at((self.image_number() + 1) % self.slice_count))
         self._cine.start(round(self._cine_intervals[self.slice_index]))
 
     # --- measurements ------------------------------------------------------------------------
@@ -399,7 +494,8 @@ class Viewport(QWidget):
         if self.volume is not None:
             k = self.scene.slice_index
             header = self.volume.headers[k]
-            texts = corner_texts(header, k, self.scene.slice_count, self.scene.window, self.scene.zoom)
+            texts = corner_texts(header, self.image_number(k), self.scene.slice_count, self.scene.window,
+                                 self.scene.zoom)
             if self.scene.is_color:
                 texts["lower_right"] = f"Zoom {self.scene.zoom:.2f}"
             else:  # the first line says W/L; name a table or a non-linear function there
@@ -514,8 +610,8 @@ class Viewport(QWidget):
             self._refresh()
             self.view_changed.emit()
         elif tool == "scroll":
-            steps = int((drag.start[1] - xy[1]) / 6)  # 6 px per slice, drag down = forward
-            self.set_slice(drag.slice_index + steps)
+            steps = int((drag.start[1] - xy[1]) / 6)  # 6 px per slice, drag down = next images
+            self.set_slice(drag.slice_index + steps * self.reading_step)
         elif tool in MEASURE_TOOLS:
             point = self.scene.display_to_patient(*xy)
             if tool == "freehand":
@@ -569,6 +665,8 @@ class Viewport(QWidget):
 
     # --- keys --------------------------------------------------------------------------------
     def _on_key(self) -> None:
+        if self.volume is None:  # an empty (or cleared) viewport: nothing to act on
+            return
         key = self.interactor.GetKeySym() or ""
         count = self.scene.slice_count
         if key == "0" and isinstance(self.initial_window, VoiLut):
@@ -586,8 +684,8 @@ class Viewport(QWidget):
             "Down": lambda: self.scroll(+1),
             "Left": lambda: self.scroll(-1),
             "Right": lambda: self.scroll(+1),
-            "Home": lambda: self.set_slice(0),
-            "End": lambda: self.set_slice(count - 1),
+            "Home": lambda: self.set_slice(self.slice_at(0)),
+            "End": lambda: self.set_slice(self.slice_at(count - 1)),
             "i": self.toggle_invert,
             "r": self.reset,
             "f": self.fit,
@@ -617,6 +715,8 @@ class Viewport(QWidget):
 
     def measurement_near(self, x: float, y: float, tolerance: float = 10.0) -> Measurement | None:
         """The measurement on this image drawn within ``tolerance`` display pixels of (x, y)."""
+        if self.volume is None:
+            return None
         best, best_distance = None, tolerance
         geometry = self.scene.slice_geometry()
         for m in self.visible_measurements():
