@@ -41,7 +41,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +64,8 @@ from viewer.core.geometry import (
 )
 from viewer.core.pixels.modality import apply_modality_lut, rescale
 from viewer.core.rawframes import (
+    EXPLICIT_BE,
+    NATIVE_LE,
     PixelSource,
     frame_codestreams,
     pixel_element_at,
@@ -376,44 +378,77 @@ def _put(out: np.ndarray, stored: np.ndarray, task: _Task) -> bool:
     return True
 
 
-def _decode_into(out: np.ndarray, tasks: Sequence[_Task]) -> tuple[list[int], tuple[str, str, str, str] | None]:
-    """Decode tasks into ``out``; returns (slots that overflowed int16, error or None)."""
+class _SlotWriter:
+    """Writes decoded slots into the volume's shared-memory file with ``pwrite``.
+
+    Each slot is decoded into a reusable scratch slot (it stays in the CPU cache) and then
+    written to the file: the kernel allocates the file's pages as it copies, where writing
+    through a fresh mapping costs one page fault per 4 KB. Measured on 400 uncompressed CT
+    slices, one core: 0.09 s of CPU against 0.13-0.19 s through the mapping.
+    """
+
+    def __init__(self, path: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.scratch = np.empty(shape[1:], dtype)
+        self.view = memoryview(self.scratch.reshape(-1).view(np.uint8))
+        self.fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+
+    def write(self, slot: int) -> None:
+        offset, done, view = slot * self.view.nbytes, 0, self.view
+        while done < view.nbytes:
+            done += os.pwrite(self.fd, view[done:], offset + done)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _decode_into(out: np.ndarray | _SlotWriter,
+                 tasks: Sequence[_Task]) -> tuple[list[int], tuple[str, str, str, str] | None]:
+    """Decode tasks into ``out`` (an array, or a writer to the shared volume file).
+
+    Returns (slots that overflowed int16, error or None).
+    """
     overflow: list[int] = []
     cache: dict[str, np.ndarray] = {}
+    writer = out if isinstance(out, _SlotWriter) else None
     for task in tasks:
         src = task.source
         try:
-            slot = out[task.slot]
+            slot = writer.scratch if writer is not None else out[task.slot]  # type: ignore[index]
             if (slot.dtype == np.int16 and task.header is None and src.bits_allocated == 16
-                    and (src.signed or src.bits_stored <= 15) and _int16_safe(src, int(task.intercept))
-                    and read_native_into(src, slot)):
-                if task.intercept:  # the stored values are in slot already: add in place, exactly
-                    np.add(slot, np.int16(int(task.intercept)), out=slot)
-                continue
-            stored = read_stored(src) if src.fast else None
-            if stored is None:
-                stored = _stored_generic(src, cache)
-            if not _put(out[task.slot], stored, task):
-                overflow.append(task.slot)
+                    and (src.signed or src.bits_stored <= 15) and read_native_into(src, slot)):
+                icpt = int(task.intercept)  # integral: the volume is int16 (see SeriesLoader.dtype)
+                if icpt and not _int16_safe(src, icpt) and (  # e.g. signed 16-bit CT: check this slice
+                        int(slot.min()) + icpt < -32768 or int(slot.max()) + icpt > 32767):
+                    overflow.append(task.slot)
+                    continue
+                if icpt:  # the stored values are in slot already: add in place, exactly
+                    np.add(slot, np.int16(icpt), out=slot)
+            else:
+                stored = read_stored(src) if src.fast else None
+                if stored is None:
+                    stored = _stored_generic(src, cache)
+                if not _put(slot, stored, task):
+                    overflow.append(task.slot)
+                    continue
+            if writer is not None:
+                writer.write(task.slot)
         except Exception as exc:  # every decode failure becomes a named error in the caller
             return overflow, _error_tuple(exc, src)
     return overflow, None
 
 
 def _decode_chunk_shared(shm_path: str, shape: tuple[int, ...], dtype: str, tasks: list[_Task]):
-    """Worker side: map the shared output file and decode a chunk of slots into it."""
-    fd = os.open(shm_path, os.O_RDWR)
+    """Worker side (a process or a thread): decode a chunk of slots into the shared volume file."""
+    writer = _SlotWriter(shm_path, shape, np.dtype(dtype))
     try:
-        mm = mmap.mmap(fd, 0)
+        return _decode_into(writer, tasks)
     finally:
-        os.close(fd)
-    try:
-        out = np.frombuffer(mm, dtype=dtype).reshape(shape)
-        result = _decode_into(out, tasks)
-        del out
-    finally:
-        mm.close()
-    return result
+        writer.close()
+
+
+def _threadable(src: PixelSource) -> bool:
+    """Frames whose loading is system calls and numpy, which release the GIL: threads scale."""
+    return src.fast and (src.transfer_syntax in NATIVE_LE or src.transfer_syntax == EXPLICIT_BE)
 
 
 class _SharedOutput:
@@ -489,6 +524,22 @@ def _pool(workers: int) -> ProcessPoolExecutor | None:
         return _POOL
 
 
+_THREADS: ThreadPoolExecutor | None = None
+_THREADS_WORKERS = 0
+
+
+def _threads(workers: int) -> ThreadPoolExecutor:
+    """Persistent threads for loads whose work releases the GIL (uncompressed frames)."""
+    global _THREADS, _THREADS_WORKERS
+    with _POOL_LOCK:
+        if _THREADS is None or workers != _THREADS_WORKERS:
+            if _THREADS is not None:
+                _THREADS.shutdown(wait=False)
+            _THREADS = ThreadPoolExecutor(workers, thread_name_prefix="lightbox-load")
+            _THREADS_WORKERS = workers
+        return _THREADS
+
+
 def _drop_pool() -> None:
     global _POOL
     with _POOL_LOCK:
@@ -509,7 +560,7 @@ def _chunks(items: Sequence, count: int) -> list[list]:
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
-def _run(pool: ProcessPoolExecutor, fn, jobs: list[tuple], weights: list[int], total: int, message: str,
+def _run(pool: Executor, fn, jobs: list[tuple], weights: list[int], total: int, message: str,
          progress: ProgressCallback, cancel: CancelToken | None) -> list:
     """Submit jobs, report progress as they finish, honour the cancel token; results in job order."""
     futures: dict[Future, int] = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
@@ -765,7 +816,18 @@ class SeriesLoader:
         rows_cols = self.shape(stack)[1:]
         shape = (len(st.frames) if st.resample is not None else len(st.slots), *rows_cols)
         nbytes = int(np.prod(shape)) * dtype.itemsize
-        pool = _pool(self.workers) if len(tasks) >= PARALLEL_MIN_FRAMES and _shm_room(nbytes) else None
+        parallel = len(tasks) >= PARALLEL_MIN_FRAMES and self.workers >= 2
+        threaded = parallel and all(_threadable(t.source) for t in tasks)
+        if threaded:
+            # threads read straight into the volume; numpy backs big arrays with transparent
+            # huge pages (one page fault per 2 MB): 0.075 s of CPU for 400 CT slices, against
+            # 0.09 s through a shared-memory file and 0.13 s through 4 KB pages
+            voxels = np.empty(shape, dtype)
+            chunks = _chunks(tasks, self.workers * 6)
+            results = _run(_threads(self.workers), _decode_into, [(voxels, c) for c in chunks],
+                           [len(c) for c in chunks], len(tasks), "decoding slices", progress, cancel)
+            return None if _check(results) else voxels
+        pool = _pool(self.workers) if parallel and _shm_room(nbytes) else None
         if pool is not None:
             out = _SharedOutput(shape, dtype)
             try:
@@ -779,12 +841,7 @@ class SeriesLoader:
             finally:
                 out.release()
             if pool is not None:
-                for overflow, err in results:
-                    if err:
-                        _raise_error(err)
-                    if overflow:
-                        return None
-                return out.array
+                return None if _check(results) else out.array
         voxels = np.empty(shape, dtype)
         for i in range(0, len(tasks), 8):
             if cancel is not None:
@@ -796,6 +853,14 @@ class SeriesLoader:
                 return None
             progress(Progress(min(i + 8, len(tasks)), len(tasks), "decoding slices"))
         return voxels
+
+
+def _check(results: list[tuple[list[int], tuple[str, str, str, str] | None]]) -> bool:
+    """Raise the first chunk's error; True when a slot overflowed int16 (redo as float32)."""
+    for _overflow, err in results:
+        if err:
+            _raise_error(err)
+    return any(overflow for overflow, _ in results)
 
 
 def _task(slot: int, frame: Frame) -> _Task:
