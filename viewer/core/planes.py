@@ -108,11 +108,13 @@ class PlaneGrid:
         object.__setattr__(self, "row_direction", _unit(np.asarray(self.row_direction, dtype=float)))
         object.__setattr__(self, "column_direction", _unit(np.asarray(self.column_direction, dtype=float)))
         object.__setattr__(self, "labels", edge_labels(self.row_direction, self.column_direction))
+        # computed once: measurements and crosshair lines ask for it many times per frame
+        object.__setattr__(self, "_normal", np.cross(self.row_direction, self.column_direction))
 
     @property
     def normal(self) -> np.ndarray:
         """row x column: the direction a slab or a scroll step moves along."""
-        return np.cross(self.row_direction, self.column_direction)
+        return self._normal  # type: ignore[attr-defined]
 
     @property
     def size_mm(self) -> tuple[float, float]:

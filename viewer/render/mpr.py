@@ -422,8 +422,8 @@ class PlaneScene:
     def lps_to_world(self, point: np.ndarray) -> tuple[float, float, float]:
         """Renderer world coordinates (plane mm) of an LPS point projected on the plane."""
         assert self.grid is not None
-        row, col, _ = self.grid.lps_to_pixel(point)
-        return col * self.grid.spacing[1], row * self.grid.spacing[0], 0.0
+        d = np.asarray(point, dtype=float) - self.grid.origin
+        return float(d @ self.grid.row_direction), float(d @ self.grid.column_direction), 0.0
 
     def world_to_lps(self, x_mm: float, y_mm: float) -> np.ndarray:
         assert self.grid is not None
