@@ -95,7 +95,7 @@ def reading_order(volume: Volume) -> tuple[int, int]:
     numbered: list[tuple[int, int]] = []  # (Instance Number, k) of every acquired slice
     for k in range(count):
         if acquired is not None and not acquired[k]:
-            continue  # a gap filler shares a neighbour's header: it does not vote
+            continue  # a gap or interpolated slice was not acquired: it has no number of its own
         number = _instance_number(volume.headers[k])
         if number is None:
             numbered = []
