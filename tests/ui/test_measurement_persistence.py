@@ -129,3 +129,24 @@ def test_a_moved_end_point_is_kept(qtbot, lightbox_home, ct_dir):
         win.close()
     finally:
         store.close()
+
+
+def test_measuring_a_series_outside_the_cache_is_quietly_not_kept(qtbot, main_window, mr_dir):
+    """A series shown from files that were never imported: measuring works, nothing is kept,
+    and the reader is not interrupted by an error."""
+    from viewer.core.volume import load_volume
+
+    win = main_window
+    failures = []
+    win.measurement_keeper.failed.connect(failures.append)
+    with qtbot.waitSignal(win.measurements_restored, timeout=30_000) as restored:
+        win.grid.show_series_in(win.viewport, load_volume(sorted(mr_dir.glob("*.IMA"))))
+    assert restored.args[1] == 0
+    view = win.viewport
+    g = view.scene.slice_geometry()
+    m = view.add_measurement("length", [g.to_patient(100, 100), g.to_patient(100, 150)])
+    win.measurement_keeper.flush()
+    assert failures == [] and view.visible_measurements() == [m]
+    kept = MeasurementStore.open(win.store.index_path)
+    assert kept.count() == 0
+    kept.close()
