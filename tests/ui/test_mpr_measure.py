@@ -160,8 +160,13 @@ def test_length_and_angle_between_markers_in_a_reformatted_plane(qtbot, case) ->
         assert abs(plane.grid.lps_to_pixel(point)[2]) < 1e-6  # on the plane
     # drawn where it was measured: the 2D pane's green line crosses the middle of the drag
     middle = (screen[0] + screen[1]) / 2
-    around = view.grab_frame()[middle.y() - 3:middle.y() + 4, middle.x() - 3:middle.x() + 4].reshape(-1, 3)
-    assert any(g > 200 and r < 150 and b < 170 for r, g, b in around.astype(int))
+    frame = view.grab_frame().astype(int)
+    green = (frame[..., 1] > 200) & (frame[..., 0] < 150) & (frame[..., 2] < 170)
+    assert green[middle.y() - 3:middle.y() + 4, middle.x() - 3:middle.x() + 4].any()
+    # and its label beside its right end (a label placed in window, not viewport, coordinates
+    # would land in the sagittal viewport and be clipped away)
+    end = max(screen[:2], key=lambda q: q.x())
+    assert green[end.y() - 20:end.y() + 20, end.x() + 5:end.x() + 120].sum() > 20
 
     view.set_tool("angle")
     drag(view, screen[0], screen[1])  # first arm, to the vertex

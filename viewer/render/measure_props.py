@@ -133,7 +133,8 @@ class MeasurementLayer:
             best: tuple[float, float] | None = None
             for anchor in anchors:
                 self._anchor.SetValue(*self.to_world(anchor))
-                x, y = self._anchor.GetComputedDoubleDisplayValue(self.renderer)
+                # viewport, not display, coordinates: several renderers may share one window (MPR)
+                x, y = self._anchor.GetComputedDoubleViewportValue(self.renderer)
                 if best is None or x > best[0]:
                     best = (x, y)
             if best is not None:
