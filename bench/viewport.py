@@ -264,6 +264,7 @@ def widget_case(voxels: np.ndarray, view: int, repeat: int) -> None:
     for k, ds in enumerate(headers):
         ds.Modality, ds.PixelSpacing, ds.SOPInstanceUID = "CT", [0.7, 0.7], f"1.2.3.{k}"
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.InstanceNumber = k + 1  # acquired along k: the viewport opens at 0 and the wheel goes to k + 1
     viewport = Viewport()
     viewport.resize(view, view)
     viewport.show()

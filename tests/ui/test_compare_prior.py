@@ -9,6 +9,7 @@ what a prior of the same patient looks like to a viewer.
 from __future__ import annotations
 
 import pydicom
+import pytest
 from pydicom.uid import generate_uid
 
 from tests.ui.conftest import expected_gray, screen_pixel
@@ -48,12 +49,16 @@ def test_compare_with_prior_side_by_side_synchronised(qtbot, main_window, ct_dir
     assert left.volume.voxels.shape[0] == 134 and right.volume.voxels.shape[0] == 40
     assert right.scene.window == left.scene.window  # matched W/L
 
-    left.set_slice(17)  # scrolling the current exam moves the prior to the same anatomy
-    assert right.slice_index == 17
+    # Both exams open at their first acquired image (Instance Number 1, the top of the stack),
+    # the same anatomy, so the captured offset is 0 and positions match directly.
+    assert left.current_uid() != right.current_uid()
+    assert left.slice_position()[2] == pytest.approx(right.slice_position()[2])
+    left.set_slice(120)  # scrolling the current exam moves the prior to the same anatomy (z 445.91)
+    assert right.slice_index == 26 and right.slice_position()[2] == pytest.approx(left.slice_position()[2])
     right.scene.set_interpolation(False)
     frame = right.grab_frame()
     center, width = right.scene.window
     j, i = 300, 256
-    row, col = screen_pixel(right.scene.renderer, right.volume.affine, 17, j, i, frame.shape[0])
-    want = expected_gray(float(right.volume.voxels[17, j, i]), center, width)
+    row, col = screen_pixel(right.scene.renderer, right.volume.affine, 26, j, i, frame.shape[0])
+    want = expected_gray(float(right.volume.voxels[26, j, i]), center, width)
     assert abs(float(frame[row, col, 0]) - want) <= 3

@@ -64,29 +64,30 @@ def test_a_reading_session(qtbot, main_window, lightbox_home, data_dir, ct_dir, 
     view = win.viewport
     view.set_interpolation(False)
 
-    # 3. Scroll with the wheel: 10 slices down.
+    # 3. Scroll with the wheel: 10 images on from the first acquired one (the top of the stack).
     widget = view.vtk_widget
     centre = QPointF(widget.width() / 2, widget.height() / 2)
     for _ in range(10):
         QApplication.sendEvent(widget, QWheelEvent(centre, widget.mapToGlobal(centre), QPoint(0, 0), QPoint(0, -120),
                                                    Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
                                                    Qt.ScrollPhase.NoScrollPhase, False))
-    assert view.slice_index == 10
+    k = view.slice_index
+    assert k == 133 - 10 and int(volume.headers[k].InstanceNumber) == 11  # the volume is sorted feet first
     center, width = view.scene.window
-    assert rendered(view, 10, 300, 256) == pytest.approx(expected_gray(volume.voxels[10, 300, 256], center, width),
-                                                         abs=3)
+    assert rendered(view, k, 300, 256) == pytest.approx(expected_gray(volume.voxels[k, 300, 256], center, width),
+                                                        abs=3)
 
     # 4. Window: a lung preset by its number key, then the pixels follow.
     QTest.keyClick(widget, Qt.Key.Key_4)
     assert view.scene.window == (-600.0, 1500.0)
-    assert rendered(view, 10, 300, 256) == pytest.approx(expected_gray(volume.voxels[10, 300, 256], -600, 1500),
-                                                         abs=3)
+    assert rendered(view, k, 300, 256) == pytest.approx(expected_gray(volume.voxels[k, 300, 256], -600, 1500),
+                                                        abs=3)
 
     # 5. Measure 100 columns along a row: 100 x 1.0742 mm.
     view.set_tool("length")
     added = []
     view.measurement_added.connect(added.append)
-    start, end = widget_point(view, 10, 256, 150), widget_point(view, 10, 256, 250)
+    start, end = widget_point(view, k, 256, 150), widget_point(view, k, 256, 250)
     QTest.mousePress(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     for t in np.linspace(0, 1, 10):
         QTest.mouseMove(widget, start + (end - start) * float(t))
@@ -109,8 +110,8 @@ def test_a_reading_session(qtbot, main_window, lightbox_home, data_dir, ct_dir, 
         win.compare_with_prior(ct_uid)
     assert ready.args == [ct_uid, prior_uid]
     left, right = win.grid.viewports
-    left.set_slice(20)
-    assert right.slice_index == 20 and right.scene.window == left.scene.window
+    left.set_slice(120)  # both opened at their first image, the top: the prior's slice 26 is the same z
+    assert right.slice_index == 26 and right.scene.window == left.scene.window
 
     # 8. Retrieve the MR study from the real Orthanc through the Q/R panel.
     cfg = NetConfig(local=LocalSettings(ae_title="LIGHTBOX", port=int(viewer_scp["port"]), bind_host="127.0.0.1"))
