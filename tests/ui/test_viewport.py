@@ -196,7 +196,7 @@ def test_instance_numbers_decide_where_reading_starts(viewport):
 
 
 def test_reading_order_without_numbers_by_orientation():
-    from viewer.ui.viewport import reading_order
+    from viewer.core.reading_order import reading_order
 
     stack = np.zeros((5, 8, 8), np.int16)
     assert reading_order(make_volume(stack, InstanceNumber=None)) == (4, -1)  # axial, k towards the head
