@@ -58,7 +58,7 @@ import json, os, sys, threading, time
 
 
 def private_kb(pid):
-    # PSS without shared memory: the volume lives in a shared-memory file, counted once below
+    # PSS without shared memory: a volume in a shared-memory file is counted once, below
     out = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -82,9 +82,18 @@ def family(pid):
     return kids
 
 
+def shm_kb():
+    # pages of /dev/shm files, mapped or not (workers write the volume there with pwrite)
+    try:
+        st = os.statvfs("/dev/shm")
+    except OSError:
+        return 0
+    return (st.f_blocks - st.f_bfree) * st.f_frsize // 1024
+
+
 def total():
     me = os.getpid()
-    return private_kb(me) + sum(private_kb(k) for k in family(me))
+    return private_kb(me) + sum(private_kb(k) for k in family(me)) + shm_kb()
 
 
 def measure(fn):
@@ -104,13 +113,14 @@ def measure(fn):
     return volume, (max(peak[0], total()) - base) / 1024
 
 
-from viewer.core.volume import load_volume
-cold, cold_mb = measure(lambda: load_volume(sys.argv[1]))
-mb = cold.voxels.nbytes / 2**20
-del cold
-warm, warm_mb = measure(lambda: load_volume(sys.argv[1]))
-print(json.dumps({"volume_mb": mb, "cold_private_mb": cold_mb, "warm_private_mb": warm_mb,
-                  "cold_peak_x": (mb + cold_mb) / mb, "warm_peak_x": (mb + warm_mb) / mb}))
+if __name__ == "__main__":
+    from viewer.core.volume import load_volume
+    cold, cold_mb = measure(lambda: load_volume(sys.argv[1]))
+    mb = cold.voxels.nbytes / 2**20
+    del cold
+    warm, warm_mb = measure(lambda: load_volume(sys.argv[1]))
+    print(json.dumps({"volume_mb": mb, "cold_growth_mb": cold_mb, "warm_growth_mb": warm_mb,
+                      "cold_peak_x": cold_mb / mb, "warm_peak_x": warm_mb / mb}))
 """
 
 
@@ -132,10 +142,15 @@ def first_slice(python: str, folder: Path, env: dict[str, str], repeats: int = 3
 def memory(python: str, folder: Path, env: dict[str, str]) -> dict[str, float]:
     """Honest peak memory of load_volume in a fresh process, as a multiple of the volume's bytes.
 
-    peers.py samples PSS, which misses shared-memory pages the parent has not touched yet
-    (the workers write the volume into a shared-memory file); here the volume's bytes are
-    counted once and every process's private growth is added: first load (pool start-up
-    included) and a second, warm one (what a running viewer pays).
+    Sampled every 5 ms during the load: the private memory (PSS less shared memory) of the
+    process and all its children (worker processes, the forkserver) plus the pages held by
+    /dev/shm files, mapped or not (worker processes write the volume there with ``pwrite``;
+    counting it by file, not by mapping, counts it once and before anyone maps it). The peak
+    growth over the value before the load, divided by the volume's bytes, is the figure:
+    1.0 means nothing but the volume. peers.py samples PSS only, which misses shared-memory
+    pages nobody has mapped yet. Two loads: the first (pool start-up included) and a second,
+    warm one (what a running viewer pays). Other processes writing to /dev/shm at the same
+    time would be counted too.
     """
     out = run([python, "-c", MEMORY, str(folder)], env).stdout.strip().splitlines()[-1]
     return json.loads(out)

@@ -171,68 +171,126 @@ def frame_codestreams(
     return out
 
 
-@cache
-def _codec(ts: str) -> Callable[[bytes, PixelSource], np.ndarray] | None:
-    """The fastest installed decoder for a transfer syntax, chosen by measurement.
+Codec = Callable[[bytes, "PixelSource"], np.ndarray]
 
-    CPU ms per 512x512 16-bit CT slice (bench series, one core): JPEG-LS 3.7 with CharLS
-    (pyjpegls) against 14 with libjpeg; JPEG Lossless 1.5 with libjpeg-turbo (imagecodecs),
-    3.7 with GDCM, 8 with libjpeg;
-    JPEG 2000 22 with OpenJPEG; RLE 0.7. The codec is called directly on the codestream:
-    through pydicom's decoder plugins the same codecs cost 0.1 ms (RLE, CharLS) to 1.4 ms
-    (GDCM) more per frame, which is 5-40 % of the decode.
+
+def _codec(ts: str) -> Codec | None:
+    """The fastest installed decoder for a transfer syntax (see :func:`_choose`)."""
+    return _choose(ts)[0]
+
+
+def decodes_without_gil(ts: str) -> bool:
+    """True when the syntax's decoder releases the GIL, so frames decode in parallel on threads
+    (imagecodecs' codecs: 1.8-2.1x on 2 threads here; pylibjpeg's and pyjpegls' hold it)."""
+    return _choose(ts)[1]
+
+
+@cache
+def _choose(ts: str) -> tuple[Codec | None, bool]:
+    """(decoder, releases the GIL) for a transfer syntax, chosen by measurement.
+
+    CPU ms per 512x512 16-bit CT slice (bench series, one core): JPEG-LS 3.9 with CharLS
+    (imagecodecs or pyjpegls) against 15 with libjpeg; JPEG Lossless 1.9 with libjpeg-turbo
+    (imagecodecs), 5.3 with GDCM, 8.2 with libjpeg; JPEG 2000 23-24 with OpenJPEG 2.5
+    (imagecodecs or pylibjpeg-openjpeg alike; GDCM's 26); RLE 0.7-0.8 (pylibjpeg-rle or
+    imagecodecs' PackBits). Among equals, imagecodecs is preferred because it releases the
+    GIL. The codec is called directly on the codestream: through pydicom's decoder plugins
+    the same codecs cost 0.1 ms (RLE, CharLS) to 1.4 ms (GDCM) more per frame, 5-40 % of
+    the decode. Without imagecodecs every syntax still decodes, through the next choice.
     """
+    imagecodecs = _imagecodecs()
     try:
         if ts in JPEG_LS:
+            if _has(imagecodecs, "JPEGLS"):
+                return (lambda b, s: imagecodecs.jpegls_decode(b)), True
             try:
                 from jpeg_ls import decode as charls_decode
 
-                return lambda b, s: charls_decode(np.frombuffer(b, np.uint8))
+                return (lambda b, s: charls_decode(np.frombuffer(b, np.uint8))), False
             except ImportError:
                 pass
-            try:  # the same CharLS, bundled in imagecodecs
-                import imagecodecs
-
-                if imagecodecs.JPEGLS.available:
-                    return lambda b, s: imagecodecs.jpegls_decode(b)
-            except (ImportError, AttributeError):
-                pass
         if ts in JPEG_LOSSLESS:
-            turbo = _imagecodecs_lossless()
+            turbo = _imagecodecs_lossless(imagecodecs)
             if turbo is not None:
-                return turbo
+                return turbo, True
             gdcm_decode = _gdcm_decoder(ts)
             if gdcm_decode is not None:
-                return gdcm_decode
+                return gdcm_decode, False
         if ts in JPEG_LS or ts in JPEG_LOSSLESS:
             from libjpeg import decode as libjpeg_decode
 
-            return lambda b, s: libjpeg_decode(b)
+            return (lambda b, s: libjpeg_decode(b)), False
         if ts in JPEG_2000:
+            if _has(imagecodecs, "JPEG2K"):
+                # one thread per frame: the loader decodes frames in parallel itself
+                return (lambda b, s: imagecodecs.jpeg2k_decode(b, numthreads=1)), True
             from openjpeg import decode as openjpeg_decode
 
-            return lambda b, s: openjpeg_decode(b)
+            return (lambda b, s: openjpeg_decode(b)), False
         if ts == RLE:
             from rle.utils import decode_pixel_data
 
-            return lambda b, s: np.frombuffer(
-                decode_pixel_data(b, version=2, rows=s.rows, columns=s.columns,
-                                  bits_allocated=s.bits_allocated), f"<{s.dtype.str[1:]}")
+            def rle_decode(b: bytes, s: PixelSource) -> np.ndarray:
+                return np.frombuffer(decode_pixel_data(b, version=2, rows=s.rows, columns=s.columns,
+                                                       bits_allocated=s.bits_allocated), f"<{s.dtype.str[1:]}")
+
+            if _has(imagecodecs, "PACKBITS"):
+                return _rle_packbits(imagecodecs.packbits_decode, rle_decode), True
+            return rle_decode, False
     except ImportError:
-        return None
-    return None
+        return None, False
+    return None, False
 
 
-def _imagecodecs_lossless() -> Callable[[bytes, PixelSource], np.ndarray] | None:
-    """JPEG Lossless (Process 14) through imagecodecs, when installed: libjpeg-turbo 3
-    decodes it (1.5 ms of CPU per CT slice against 3.7 with GDCM and 8 with libjpeg);
-    imagecodecs' own lossless JPEG decoder (liblj92) is the fallback for streams that
-    libjpeg-turbo refuses."""
+def _imagecodecs():
     try:
         import imagecodecs
     except ImportError:
         return None
-    if not (getattr(imagecodecs, "JPEG8", None) and imagecodecs.JPEG8.available):
+    return imagecodecs
+
+
+def _has(imagecodecs, codec: str) -> bool:
+    """True when imagecodecs is installed and was built with ``codec`` (builds may omit some)."""
+    return imagecodecs is not None and bool(getattr(getattr(imagecodecs, codec, None), "available", False))
+
+
+def _rle_packbits(packbits: Callable, fallback: Codec) -> Codec:
+    """DICOM RLE (PS3.5 Annex G) with imagecodecs' PackBits decoder, which releases the GIL.
+
+    An RLE segment is one byte plane, most significant byte first (G.2), compressed with the
+    PackBits scheme of G.3.1. Anything but the plain case (one segment per byte of a
+    grayscale sample, each decoding to exactly rows x columns bytes) goes to ``fallback``.
+    """
+
+    def decode(stream: bytes, src: PixelSource) -> np.ndarray:
+        width = src.bits_allocated // 8
+        pixels = src.rows * src.columns
+        if len(stream) < 64:
+            return fallback(stream, src)
+        header = struct.unpack_from("<16I", stream)  # G.5: number of segments, 15 offsets
+        count = header[0]
+        offsets = [*header[1:1 + count], len(stream)]
+        if count != width * src.samples or any(b <= a for a, b in itertools.pairwise(offsets)):
+            return fallback(stream, src)
+        data = memoryview(stream)
+        planes = np.empty((pixels, width), np.uint8)
+        for i in range(count):
+            segment = packbits(data[offsets[i]:offsets[i + 1]])
+            if len(segment) != pixels:
+                return fallback(stream, src)
+            planes[:, width - 1 - i] = np.frombuffer(segment, np.uint8)
+        return planes.view(f"<{src.dtype.str[1:]}").reshape(-1)
+
+    return decode
+
+
+def _imagecodecs_lossless(imagecodecs) -> Codec | None:
+    """JPEG Lossless (Process 14) through imagecodecs, when installed: libjpeg-turbo 3
+    decodes it (1.9 ms of CPU per CT slice against 5.3 with GDCM and 8.2 with libjpeg);
+    imagecodecs' own lossless JPEG decoder (liblj92) is the fallback for streams that
+    libjpeg-turbo refuses."""
+    if not _has(imagecodecs, "JPEG8"):
         return None
     ljpeg = getattr(imagecodecs, "ljpeg_decode", None)
 

@@ -15,19 +15,22 @@ maps a voxel index (k, j, i) = (slice, row, column) to patient LPS millimetres.
 
 How loading is made fast (targets and measurements: ``bench/load_series.py``):
 
-* two passes: headers are read with ``stop_before_pixels`` and the byte offset of each
-  frame's pixels noted (:mod:`viewer.core.rawframes`); then every frame is read with one
-  ``pread`` and decoded straight into its slot of a preallocated volume - no dataset per
-  slice kept, no stacking copy, no permutation copy, so peak memory stays near the
-  volume's own size;
+* two passes: headers are read without pydicom for the common single-frame file
+  (:func:`viewer.core.rawframes.quick_header`, pydicom's ``stop_before_pixels`` otherwise)
+  and the byte offset of each frame's pixels noted; then every frame is read with one
+  ``preadv`` and decoded straight into its slot of a preallocated volume - no dataset per
+  slice kept, no stacking copy, no permutation copy, so peak memory stays near the volume's
+  own size (1.02-1.06x measured by ``bench/load_series.py``);
 * voxels stay int16 when the data is integral and Rescale Slope 1 / integral intercept keep
   it exact (PS3.3 C.11.1.1.2), float32 otherwise;
-* both passes run on all cores in worker processes: pydicom's header parsing is Python and
-  the pylibjpeg codecs hold the GIL (2 threads ran 0.9-1.0x of 1 thread on JPEG Lossless,
-  JPEG-LS and JPEG 2000 here), so threads do not scale. Workers come from a persistent
-  ``forkserver`` pool (safe in a process that already runs Qt threads) and write into a
-  shared-memory file that becomes the volume's own buffer. Small series, and platforms
-  without ``/dev/shm``, load in-process.
+* the pixel pass runs on all cores. Uncompressed frames and the codecs that release the GIL
+  (imagecodecs: libjpeg-turbo, CharLS, OpenJPEG, PackBits for RLE; 1.8-2.1x on 2 threads)
+  run on threads in this process, writing into a numpy volume backed by huge pages. What
+  holds the GIL (pydicom's parsing of unusual files, the pylibjpeg codecs when imagecodecs
+  is missing: 2 threads ran 0.9-1.0x of one) runs in worker processes from a persistent
+  ``forkserver`` pool (safe in a process that already runs Qt threads), which ``pwrite``
+  their slots into a shared-memory file that becomes the volume's own buffer. Small series,
+  and platforms without ``/dev/shm``, load in-process.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ from viewer.core.rawframes import (
     EXPLICIT_BE,
     NATIVE_LE,
     PixelSource,
+    decodes_without_gil,
     frame_codestreams,
     pixel_element_at,
     quick_header,
@@ -447,8 +451,11 @@ def _decode_chunk_shared(shm_path: str, shape: tuple[int, ...], dtype: str, task
 
 
 def _threadable(src: PixelSource) -> bool:
-    """Frames whose loading is system calls and numpy, which release the GIL: threads scale."""
-    return src.fast and (src.transfer_syntax in NATIVE_LE or src.transfer_syntax == EXPLICIT_BE)
+    """Frames whose loading is system calls, numpy and a codec that release the GIL: threads
+    scale (1.8-2.1x on 2 cores), and need no worker processes, no copy between processes and
+    no shared memory."""
+    ts = src.transfer_syntax
+    return src.fast and (ts in NATIVE_LE or ts == EXPLICIT_BE or decodes_without_gil(ts))
 
 
 class _SharedOutput:
@@ -549,7 +556,12 @@ def _drop_pool() -> None:
 
 
 def warm_up(workers: int | None = None) -> None:
-    """Start the loader's worker processes now (e.g. at application start), not on first load."""
+    """Start the loader's worker processes now, not on first load.
+
+    Only series the threads cannot take need them: files pydicom must parse (enhanced
+    multi-frame, raw datasets, ...) in numbers, or codecs that hold the GIL (an installation
+    without imagecodecs). Uncompressed and imagecodecs-decoded series never start them.
+    """
     pool = _pool(default_workers() if workers is None else workers)
     if pool is not None:
         list(pool.map(_scan_chunk, [[]] * _POOL_WORKERS))
@@ -819,9 +831,10 @@ class SeriesLoader:
         parallel = len(tasks) >= PARALLEL_MIN_FRAMES and self.workers >= 2
         threaded = parallel and all(_threadable(t.source) for t in tasks)
         if threaded:
-            # threads read straight into the volume; numpy backs big arrays with transparent
-            # huge pages (one page fault per 2 MB): 0.075 s of CPU for 400 CT slices, against
-            # 0.09 s through a shared-memory file and 0.13 s through 4 KB pages
+            # threads decode straight into the volume; numpy backs big arrays with transparent
+            # huge pages (one page fault per 2 MB): reading 400 uncompressed CT slices took
+            # 0.075 s of CPU so, against 0.09 s through a shared-memory file and 0.13 s
+            # through 4 KB pages
             voxels = np.empty(shape, dtype)
             chunks = _chunks(tasks, self.workers * 6)
             results = _run(_threads(self.workers), _decode_into, [(voxels, c) for c in chunks],
