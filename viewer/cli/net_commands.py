@@ -495,13 +495,11 @@ def run_retrieve(args: argparse.Namespace) -> int:
     if args.to:
         sink = FolderSink(args.to)
     else:
+        from viewer.services.network import CacheSink
         from viewer.store import Store
 
         store = Store.open(_home(args))
-        cache = store
-
-        def sink(ds: Dataset) -> None:
-            cache.add_dataset(ds, source=node.name)
+        sink = CacheSink(store, node.name)  # written at once, indexed in batches; flushed by close()
 
     try:
         progress = _progress_printer(f"retrieve from {node.name}")
@@ -628,13 +626,11 @@ def run_listen(args: argparse.Namespace) -> int:
     if args.to:
         target: InstanceSink = FolderSink(args.to)
     else:
+        from viewer.services.network import CacheSink
         from viewer.store import Store
 
         store = Store.open(_home(args))
-        cache = store
-
-        def target(ds: Dataset) -> None:
-            cache.add_dataset(ds, source=f"push to {local.ae_title}")
+        target = CacheSink(store, f"push to {local.ae_title}")  # indexed in batches; flushed by close()
 
     def sink(ds: Dataset) -> None:
         target(ds)

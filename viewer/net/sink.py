@@ -2,8 +2,8 @@
 
 The network layer never knows about the cache: C-GET, the storage SCP (C-MOVE and pushes)
 and WADO-RS all hand each received dataset to a sink, a plain callable. The application
-passes ``lambda ds: store.add_dataset(ds, source=node.name)``; tests and the benchmark use
-:class:`FolderSink`. Sinks are called on the receiving thread (pynetdicom's association
+passes a ``viewer.services.network.CacheSink`` (the received bytes into the cache); tests and
+the benchmark also use :class:`FolderSink`. Sinks are called on the receiving thread (pynetdicom's association
 thread for the SCP, the caller's worker thread for C-GET), one instance at a time.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import struct
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,17 +47,80 @@ def received_encoding(ds: Dataset) -> bytes | None:
     return getattr(ds, _RECEIVED, None)
 
 
+_PART10 = "_lightbox_received_part10"
+
+
+def keep_part10(ds: Dataset, data: bytes) -> Dataset:
+    """Remember that ``ds`` was read from the PS3.10 file ``data`` (a WADO-RS part, PS3.18 8.7.3.5).
+
+    :func:`part10_bytes` then returns those bytes as they are, so a cache sink stores what the
+    server sent without re-encoding it. Only for a dataset nobody modifies afterwards.
+    """
+    if data[128:132] == b"DICM":
+        object.__setattr__(ds, _PART10, data)
+    return ds
+
+
 def part10_bytes(ds: Dataset) -> bytes:
     """The instance as a PS3.10 file: preamble, ``DICM``, File Meta Information, data set."""
+    whole = getattr(ds, _PART10, None)
+    if whole is not None:
+        return whole
     raw = received_encoding(ds)
-    buf = io.BytesIO()
     if raw is None:
+        buf = io.BytesIO()
         ds.save_as(buf, enforce_file_format=True)
         return buf.getvalue()
-    buf.write(b"\0" * 128 + b"DICM")
-    write_file_meta_info(buf, ds.file_meta, enforce_standard=True)
-    buf.write(raw)
-    return buf.getvalue()
+    return b"".join((b"\0" * 128, b"DICM", file_meta_bytes(ds.file_meta), raw))
+
+
+# File Meta elements with a 4-byte length in Explicit VR Little Endian (PS3.5 7.1.2)
+_LONG_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
+_META_REQUIRED = ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID")
+
+
+def file_meta_bytes(meta: Dataset) -> bytes:
+    """Group 0002 as PS3.10 7.1 encodes it: Explicit VR Little Endian, group length first.
+
+    A direct encoder for the handful of short elements pynetdicom puts in a C-STORE's File
+    Meta Information; pydicom's general writer costs about 0.5 ms an instance, a tenth of a
+    whole C-STORE round trip on loopback. Falls back to pydicom for anything else (a
+    sequence, a value that is not text or bytes).
+    """
+    parts: list[bytes] = []
+    try:
+        if any(k not in meta for k in _META_REQUIRED):
+            raise ValueError("incomplete File Meta Information")
+        has_version = False
+        for elem in meta:
+            tag, vr = int(elem.tag), str(elem.VR)
+            if tag >> 16 != 0x0002 or tag == 0x00020000:
+                continue
+            value = elem.value
+            if tag == 0x00020001:
+                has_version = True
+            if isinstance(value, bytes):
+                data = value
+            elif isinstance(value, str) and vr in ("UI", "AE", "SH", "LO", "UR"):
+                data = value.encode("ascii")
+            else:
+                raise ValueError(f"unexpected File Meta element {elem.tag}")
+            if len(data) % 2:
+                data += b"\0" if vr in ("UI", "OB") else b" "  # PS3.5 6.2: UI pads with NUL
+            head = struct.pack("<HH2s", 0x0002, tag & 0xFFFF, vr.encode("ascii"))
+            if vr in _LONG_VRS:
+                head += struct.pack("<HI", 0, len(data))
+            else:
+                head += struct.pack("<H", len(data))
+            parts.append(head + data)
+        if not has_version:
+            parts.insert(0, struct.pack("<HH2sHI", 0x0002, 0x0001, b"OB", 0, 2) + b"\0\1")
+    except (ValueError, UnicodeEncodeError, struct.error):
+        buf = io.BytesIO()
+        write_file_meta_info(buf, meta, enforce_standard=True)
+        return buf.getvalue()
+    body = b"".join(parts)
+    return struct.pack("<HH2sHI", 0x0002, 0x0000, b"UL", 4, len(body)) + body
 
 
 class FolderSink:

@@ -15,15 +15,28 @@ atomic writes and crash recovery are written once:
 A process killed anywhere in 2-4 leaves journal entries of a dead process; :meth:`recover`
 (run by :meth:`open` and before every import) deletes the files nothing indexes. The index
 therefore never points at a missing or half-written managed file, and no orphan survives.
+
+Network receipts go through a :class:`Receiver` (:meth:`Store.receiver`): each instance is
+journalled and written (temp file, rename) on the receiving thread, so the C-STORE status can
+say whether it was stored (PS3.4 B.2.3), and a committer thread syncs and indexes them in
+batches. Their journal entries are marked as acknowledged receipts (negative pid), and
+:meth:`recover` indexes such a complete file instead of deleting it: an instance we answered
+success for is not lost to a crash before its batch was committed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import filecmp
 import io
+import logging
 import os
 import sqlite3
+import sys
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -40,7 +53,13 @@ from viewer.core.reading import read_dataset
 from viewer.core.tasks import CancelToken, ProgressCallback
 from viewer.store.db import Database
 from viewer.store.header_worker import HeaderWorkers
-from viewer.store.headers import FileProblem, InstanceHeader, header_from_dataset, read_index_header_bytes
+from viewer.store.headers import (
+    FileProblem,
+    InstanceHeader,
+    header_from_dataset,
+    read_index_header,
+    read_index_header_bytes,
+)
 from viewer.store.layout import (
     STORE_DIR,
     copy_atomic,
@@ -71,8 +90,14 @@ from viewer.store.records import (
 if TYPE_CHECKING:
     from viewer.store.export import ExportReport
 
+log = logging.getLogger(__name__)
+
 INDEX_FILE = "index.sqlite"
 WRITER_THREADS = 8  # file copies are I/O bound and release the GIL
+RECEIPT_BATCH = 100  # a Receiver indexes after this many instances ...
+RECEIPT_INTERVAL = 0.5  # ... or this many seconds after the first one waiting
+RECOVERED_SOURCE = "recovered after a crash"
+_datasync = getattr(os, "fdatasync", os.fsync)  # data and size, not timestamps (POSIX fdatasync(2))
 
 
 @dataclass
@@ -91,6 +116,7 @@ class _Planned:
     stored_path: str  # as recorded in the index
     storage: str
     size: int = 0
+    synced: bool = True  # False: written without fdatasync, which _finish does before indexing
 
 
 @dataclass(eq=False)
@@ -115,6 +141,7 @@ class Store:
         self._readers: HeaderWorkers | None = None
         self._readers_lock = threading.Lock()
         self._in_flight: dict[str, Item] = {}  # SOP Instance UID -> begun, not yet indexed
+        self._receivers: weakref.WeakSet[Receiver] = weakref.WeakSet()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -131,6 +158,11 @@ class Store:
         return store
 
     def close(self) -> None:
+        for receiver in list(self._receivers):  # index what was acknowledged before closing
+            try:
+                receiver.flush()
+            except StoreError as exc:
+                log.error("%s", exc)
         with self._writers_lock:
             if self._writers is not None:
                 self._writers.shutdown(wait=True)
@@ -185,23 +217,53 @@ class Store:
         return self._db.path
 
     def recover(self) -> int:
-        """Delete managed files that a crashed writer left unindexed; return how many."""
+        """Clean up after a crashed writer; return how many unindexed files were deleted.
+
+        Journalled files nothing indexes are deleted, except acknowledged network receipts
+        (negative pid, see :class:`Receiver`): a complete one is synced and indexed, since
+        the peer was told it is stored (PS3.4 B.2.3) and may not send it again.
+        """
         removed = 0
         with self._db.write() as conn:
+            recovered: list[_Planned] = []
             for rel, pid in conn.execute("SELECT path, pid FROM pending_file").fetchall():
-                if _alive(pid):
+                if _alive(abs(pid)):
                     continue
                 final = self.home / rel
                 indexed = conn.execute(
                     "SELECT 1 FROM instance WHERE path = ? AND storage = 'copy'", (rel,)
                 ).fetchone()
                 if not indexed and final.exists():
-                    final.unlink()
-                    removed += 1
-                final.with_name(f"{final.name}.{pid}.part").unlink(missing_ok=True)
+                    plan = self._recoverable(conn, rel, final) if pid < 0 else None
+                    if plan is not None:
+                        recovered.append(plan)
+                    else:
+                        final.unlink()
+                        removed += 1
+                final.with_name(f"{final.name}.{abs(pid)}.part").unlink(missing_ok=True)
                 remove_empty_parents(final, self.home / STORE_DIR)
                 conn.execute("DELETE FROM pending_file WHERE path = ?", (rel,))
+            if recovered:
+                _index(conn, recovered, RECOVERED_SOURCE)
+                log.warning("indexed %d received instances a crash left unindexed", len(recovered))
         return removed
+
+    def _recoverable(self, conn: sqlite3.Connection, rel: str, final: Path) -> _Planned | None:
+        """A plan to index a receipt's file left by a crash, or None when it must be deleted."""
+        header = read_index_header(final)
+        if isinstance(header, FileProblem) or not header.part10:
+            return None  # e.g. a power cut before the data reached the disk
+        if rel != managed_relpath(header.study_uid, header.series_uid, header.sop_uid):
+            return None
+        if conn.execute("SELECT 1 FROM instance WHERE sop_uid = ?", (header.sop_uid,)).fetchone():
+            return None  # indexed since from another copy
+        try:
+            with open(final, "rb") as f:
+                _datasync(f.fileno())
+        except OSError:
+            return None
+        fsync_dir(final.parent)
+        return _Planned(Item(replace(header, source=RECOVERED_SOURCE), path=final), rel, STORAGE_COPY, header.size)
 
     # --- adding instances ----------------------------------------------------------------
 
@@ -262,6 +324,23 @@ class Store:
             raise StoreError(f"cannot cache the instance received from {source}: not a PS3.10 file")
         return self._add_one(header, data, source)
 
+    def receiver(
+        self,
+        source: str,
+        *,
+        on_indexed: Callable[[list[str]], None] | None = None,
+        batch_size: int = RECEIPT_BATCH,
+        interval: float = RECEIPT_INTERVAL,
+    ) -> Receiver:
+        """A batched intake for instances arriving one by one (storage SCP, C-GET, WADO-RS).
+
+        Much cheaper than :meth:`add_part10` per instance; see :class:`Receiver`.
+        ``on_indexed(study_uids)`` is called on the committer thread after each batch.
+        """
+        receiver = Receiver(self, source, on_indexed=on_indexed, batch_size=batch_size, interval=interval)
+        self._receivers.add(receiver)
+        return receiver
+
     def _add_one(self, header: InstanceHeader, data: bytes, source: str) -> str:
         report = ImportReport()
         self._commit([Item(header, data=data)], report, source=source)
@@ -279,13 +358,17 @@ class Store:
         """Classify, write and index a batch; update ``report``; return the studies that grew."""
         return self._finish(self._begin(items, report), source=source)
 
-    def _begin(self, items: list[Item], report: ImportReport) -> _Batch:
+    def _begin(self, items: list[Item], report: ImportReport, *, receipt: bool = False) -> _Batch:
         """Steps 1-2 and the start of 3: classify, journal, and hand the files to the writers.
 
         Returns at once; :meth:`_finish` waits for the files and indexes them. The importer
         begins batch k+1 before finishing batch k, so writing never waits for header reading
         or a commit. Instances begun but not yet indexed are "in flight": later batches and
         network receipts are classified against them too.
+
+        ``receipt``: a :class:`Receiver`'s instance. Its file is written on the calling
+        thread without fdatasync (``_finish`` syncs the batch) and journalled with a negative
+        pid, which :meth:`recover` reads as "acknowledged to the peer: index, do not delete".
         """
         with self._db.write_lock:
             conn = self._db.connection()
@@ -322,7 +405,7 @@ class Store:
                     plans.append(_Planned(item, rel, STORAGE_COPY))
             batch = _Batch(plans, [p for p in plans if p.storage == STORAGE_COPY], stale, [], report)
             if batch.to_write:
-                pid = os.getpid()
+                pid = -os.getpid() if receipt else os.getpid()
                 try:
                     with self._db.write() as c:
                         c.executemany("INSERT OR REPLACE INTO pending_file(path, pid) VALUES (?, ?)",
@@ -330,9 +413,15 @@ class Store:
                 except BaseException:
                     self._forget(batch)
                     raise
-                pool = self._writer_pool()
-                batch.writes = [pool.submit(self._write_one, p) for p in batch.to_write]
-            return batch
+                if not receipt:
+                    pool = self._writer_pool()
+                    batch.writes = [pool.submit(self._write_one, p) for p in batch.to_write]
+        if receipt:  # outside the lock: other receiving threads classify meanwhile
+            for p in batch.to_write:
+                done: Future[BaseException | None] = Future()
+                done.set_result(self._write_received(p))
+                batch.writes.append(done)
+        return batch
 
     def _finish(self, batch: _Batch, *, source: str) -> list[str]:
         """Steps 3-4: wait for the batch's files, then index them in one transaction."""
@@ -350,6 +439,12 @@ class Store:
             if failed:
                 self._discard(failed)
             written = [p for p in batch.to_write if p not in failed]
+            unsynced = [p for p in written if not p.synced]
+            if unsynced:
+                lost = self._sync(unsynced, report)
+                if lost:
+                    failed += lost
+                    written = [p for p in written if p not in lost]
             for folder in {(self.home / p.stored_path).parent for p in written}:
                 fsync_dir(folder)  # the renames are durable before the index points at them
             plans = [p for p in batch.plans if p.storage == STORAGE_LINK or p not in failed]
@@ -380,6 +475,50 @@ class Store:
                 if self._in_flight.get(p.item.header.sop_uid) is p.item:
                     del self._in_flight[p.item.header.sop_uid]
 
+    def _sync(self, plans: list[_Planned], report: ImportReport) -> list[_Planned]:
+        """Make files written without fdatasync durable; return (and discard) those that failed.
+
+        On Linux one syncfs(2) for the whole batch: each fdatasync of a new file is an ext4
+        journal commit, during which the receiving thread's next create and rename wait;
+        100 commits a batch cost a retrieve into the cache ~40% here, one costs nothing
+        measurable. It also flushes other dirty files of that file system, once per batch.
+        Where syncfs is missing or reports an error, each file is synced to find the culprit.
+        """
+        if len(plans) > 1 and _syncfs(self.home / STORE_DIR):
+            return []
+        lost = []
+        for p in plans:
+            try:
+                with open(self.home / p.stored_path, "rb") as f:
+                    _datasync(f.fileno())
+            except OSError as exc:
+                lost.append(p)
+                report.failed += 1
+                report.failures.append(FileIssue(p.item.header.source,
+                                                 f"cannot write to the cache: {exc.strerror or exc}"))
+        if lost:
+            self._discard(lost)
+        return lost
+
+    def _write_received(self, plan: _Planned) -> BaseException | None:
+        """Write a receipt at its final name (temp file, rename); no fdatasync yet (see _finish)."""
+        item, final = plan.item, self.home / plan.stored_path
+        assert item.data is not None and item.header.part10
+        tmp = temp_path(final)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(item.data)
+            os.replace(tmp, final)
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # e.g. the folder could not be made at all
+                tmp.unlink(missing_ok=True)
+            return exc
+        plan.size, plan.synced = len(item.data), False
+        item.path = final  # later copies compare against the file; the bytes can go
+        item.data = None
+        return None
+
     def _write_one(self, plan: _Planned) -> BaseException | None:
         try:
             plan.size = _write_managed(plan.item, self.home / plan.stored_path)
@@ -400,8 +539,9 @@ class Store:
         """Remove files written for plans that will not be indexed, and their journal entries."""
         for p in plans:
             final = self.home / p.stored_path
-            final.unlink(missing_ok=True)
-            temp_path(final).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # NotADirectoryError when its folder never existed
+                final.unlink(missing_ok=True)
+                temp_path(final).unlink(missing_ok=True)
         with self._db.write() as c:
             c.executemany("DELETE FROM pending_file WHERE path = ?", [(p.stored_path,) for p in plans])
 
@@ -547,7 +687,183 @@ class Store:
         return len(managed)
 
 
+class Receiver:
+    """Instances arriving one at a time (C-STORE, WADO-RS), written at once, indexed in batches.
+
+    Why: one index transaction, journal commit and fdatasync per instance made a retrieve into
+    the cache about twice as slow as into a folder. Here :meth:`add_part10` journals the
+    instance and writes its file (temp file, rename) on the receiving thread and returns; a
+    committer thread (started when work is waiting, gone when there is none) syncs the
+    files and indexes them in one transaction per ``batch_size`` instances or ``interval``
+    seconds. :meth:`flush` waits for everything accepted so far; call it when a retrieve or
+    an association ends.
+
+    C-STORE status (PS3.4 B.2.3): :meth:`add_part10` returns only once the instance is
+    complete on disk under its final name, and raises :class:`StoreError` when it is not,
+    so a storage SCP may answer success on return and a failure status on the exception.
+    A crash before the batch is indexed leaves journalled receipts that :meth:`Store.recover`
+    indexes on the next start; a failed index transaction is reported by :meth:`flush`.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        source: str,
+        *,
+        on_indexed: Callable[[list[str]], None] | None = None,
+        batch_size: int = RECEIPT_BATCH,
+        interval: float = RECEIPT_INTERVAL,
+    ) -> None:
+        self.store, self.source, self.on_indexed = store, source, on_indexed
+        self.batch_size, self.interval = max(1, batch_size), interval
+        self.report = ImportReport()  # everything indexed (and refused) so far
+        self.errors: list[StoreError] = []  # failed batches, not yet reported by flush()
+        self._pending: list[_Batch] = []
+        self._first_at = 0.0
+        self._committing = False
+        self._flushing = 0
+        self._thread: threading.Thread | None = None
+        self._cond = threading.Condition()
+
+    def add_part10(self, data: bytes) -> str:
+        """Store one PS3.10 instance; return "imported", "duplicate" or "conflict".
+
+        "imported" means written and queued for the index (see the class docstring). Raises
+        :class:`StoreError` when the bytes are not a complete instance or cannot be written.
+        """
+        header = read_index_header_bytes(data, self.source)
+        if isinstance(header, FileProblem):
+            raise StoreError(f"cannot cache the instance received from {self.source}: {header.reason}")
+        if not header.part10:
+            raise StoreError(f"cannot cache the instance received from {self.source}: not a PS3.10 file")
+        one = ImportReport()
+        batch = self.store._begin([Item(header, data=data)], one, receipt=True)
+        if not batch.plans:
+            with self._cond:
+                self.report.duplicate += one.duplicate
+                self.report.conflict += one.conflict
+                self.report.conflicts += one.conflicts
+            return DUPLICATE if one.duplicate else CONFLICT
+        failure = batch.writes[0].result() if batch.writes else None
+        if failure is not None:
+            self.store._finish(batch, source=self.source)  # discards the file, clears the journal
+            with self._cond:
+                self.report.failed += one.failed
+                self.report.failures += one.failures
+            raise StoreError(one.failures[0].reason if one.failures else str(failure))
+        with self._cond:
+            if not self._pending:
+                self._first_at = time.monotonic()
+            self._pending.append(batch)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"lightbox-receiver {self.source}",
+                                                daemon=True)
+                self._thread.start()
+            elif len(self._pending) >= self.batch_size:
+                self._cond.notify_all()
+        return IMPORTED
+
+    def flush(self) -> ImportReport:
+        """Wait until every instance accepted so far is indexed; raise the first failed batch's error."""
+        with self._cond:
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                while self._pending or self._committing:
+                    self._cond.wait()
+            finally:
+                self._flushing -= 1
+            errors, self.errors = self.errors, []
+        if errors:
+            raise errors[0]
+        return self.report
+
+    close = flush
+
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if not self._pending:
+                        self._thread = None
+                        self._cond.notify_all()
+                        return
+                    wait = self._first_at + self.interval - time.monotonic()
+                    if self._flushing or len(self._pending) >= self.batch_size or wait <= 0:
+                        break
+                    self._cond.wait(wait)
+                take, self._pending = self._pending, []
+                self._committing = True
+            try:
+                self._commit(take)
+            finally:
+                with self._cond:
+                    self._committing = False
+                    self._cond.notify_all()
+
+    def _commit(self, batches: list[_Batch]) -> None:
+        merged = _Batch(
+            [p for b in batches for p in b.plans],
+            [p for b in batches for p in b.to_write],
+            [u for b in batches for u in b.stale],
+            [f for b in batches for f in b.writes],
+            self.report,
+        )
+        try:
+            studies = self.store._finish(merged, source=self.source)
+        except StoreError as exc:
+            log.error("%s", exc)
+            with self._cond:
+                self.errors.append(exc)
+            return
+        except BaseException as exc:  # never leave the batch's files unindexed silently
+            log.exception("indexing received instances failed")
+            with self._cond:
+                self.errors.append(StoreError(f"indexing received instances failed: {exc}"))
+            return
+        if studies and self.on_indexed is not None:
+            try:
+                self.on_indexed(studies)
+            except Exception:
+                log.exception("on_indexed callback failed")
+
+
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_libc_syncfs = _load_syncfs()
+
+
+def _syncfs(folder: Path) -> bool:
+    """syncfs(2) on the file system holding ``folder``; False if unavailable or it failed.
+
+    Linux 5.8+ reports writeback errors of that file system here (syncfs(2) NOTES).
+    """
+    if _libc_syncfs is None:
+        return False
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return _libc_syncfs(fd) == 0
+    finally:
+        os.close(fd)
 
 
 def _alive(pid: int) -> bool:
