@@ -339,6 +339,22 @@ def test_angle_ellipse_and_probe_tools(viewport):
     assert seen and seen[-1]["value"] == voxels[0, 12, 34] and viewport.measurements[-1].kind == "probe"
 
 
+def test_freehand_outline_and_a_click_that_makes_nothing(viewport):
+    voxels = np.zeros((1, 128, 128), np.int16)
+    voxels[0, 40:90, 40:90] = 100
+    vol = make_volume(voxels)
+    viewport.show_volume(vol, Window(50, 200))
+    viewport.set_tool("freehand")
+    p = lambda j, i: widget_point(viewport, vol, 0, j, i)  # noqa: E731
+    QTest.mouseClick(viewport.vtk_widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p(64, 64))
+    assert viewport.measurements == []  # a click is not an outline
+    drag(viewport.vtk_widget, [p(45, 45), p(45, 85), p(85, 85), p(85, 45), p(46, 45)])  # inside the square
+    (m,) = viewport.measurements
+    assert m.kind == "freehand" and len(m.points) >= 5
+    assert m.result["mean"] == pytest.approx(100) and m.result["min"] == 100
+    assert viewport._draft is None  # nothing left half-drawn
+
+
 def test_stored_measurements_are_shown_again_and_recomputed(viewport):
     voxels = np.zeros((3, 64, 64), np.int16)
     vol = make_volume(voxels)

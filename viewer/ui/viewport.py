@@ -35,6 +35,7 @@ from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 
 from viewer.core.annotations import corner_texts
 from viewer.core.cine import frame_intervals_ms
+from viewer.core.measure_gesture import MeasureGesture
 from viewer.core.measurements import Measurement, calibration, measure
 from viewer.core.orientation import EdgeLabels, ViewTransform
 from viewer.core.pixels.display import presentation_inverted
@@ -132,8 +133,7 @@ class Viewport(QWidget):
         self.preset_table = BUILTIN  # modality -> presets; viewer.core.presets.with_overrides for user edits
         self.measurements: list[Measurement] = []
         self._drag: _Drag | None = None
-        self._angle_pending: list[np.ndarray] | None = None
-        self._draft: tuple[str, list[np.ndarray]] | None = None
+        self._gesture: MeasureGesture | None = None  # a measuring tool's drag or open angle
         self._units_per_pixel = 1.0
         self._shapes_shown: tuple | None = None
         self._image_keys: list[tuple[str, int]] = []
@@ -154,7 +154,7 @@ class Viewport(QWidget):
         at ``window`` (a window with its VOI LUT Function, or a VOI LUT Sequence table; ignored
         for colour images)."""
         self.stop_cine()
-        self._drag, self._angle_pending, self._draft = None, None, None
+        self._drag, self._gesture = None, None
         self.volume = volume
         self.initial_window = window
         header = volume.headers[0]
@@ -189,7 +189,7 @@ class Viewport(QWidget):
         previous patient's images.
         """
         self.stop_cine()
-        self._drag, self._angle_pending, self._draft = None, None, None
+        self._drag, self._gesture = None, None
         self.volume = None
         self.measurements = []
         self._shapes_shown = None
@@ -226,7 +226,7 @@ class Viewport(QWidget):
         before = self.scene.slice_index
         shown = self.scene.set_slice(k)
         if shown != before:
-            self._angle_pending, self._draft = None, None
+            self._gesture = None
         self._refresh()
         if shown != before:
             self.slice_changed.emit(shown)
@@ -317,7 +317,7 @@ class Viewport(QWidget):
         if tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}; expected one of {TOOLS}")
         self.tool = tool
-        self._angle_pending, self._draft = None, None
+        self._gesture = None
         self._refresh()
 
     # --- cine --------------------------------------------------------------------------------
@@ -504,6 +504,11 @@ class Viewport(QWidget):
         ratio = self.vtk_widget.devicePixelRatioF()
         return pos.x() * ratio, (self.vtk_widget.height() - pos.y() - 1) * ratio
 
+    @property
+    def _draft(self) -> tuple[str, list[np.ndarray]] | None:
+        """The measurement being drawn (kind, LPS points), shown until the gesture ends."""
+        return self._gesture.draft if self._gesture is not None else None
+
     def _press(self, button: str) -> None:
         self.activated.emit()
         if button == "left" and self.interactor.GetRepeatCount() and self.tool not in MEASURE_TOOLS:
@@ -519,9 +524,11 @@ class Viewport(QWidget):
         if button == "left" and self.interactor.GetControlKey():
             tool = "zoom"
         point = self.scene.display_to_patient(*xy)
-        if tool == "angle" and self._angle_pending is not None:  # third click closes the angle
-            self.add_measurement("angle", [*self._angle_pending, point])
-            self._angle_pending, self._draft = None, None
+        if tool == "angle" and self._gesture is not None and self._gesture.waiting:
+            done = self._gesture.press(point)  # the click that ends the second arm
+            self._gesture = None
+            if done is not None:
+                self.add_measurement(*done)
             return
         handle = self.handle_near(*xy) if button == "left" and tool != "pan" else None
         if handle is not None:  # grab a measurement's end point, whatever the tool
@@ -529,7 +536,8 @@ class Viewport(QWidget):
             return
         self._drag = _Drag(button, tool, xy, xy, self.scene.window, self.slice_index, [point])
         if tool in MEASURE_TOOLS:
-            self._draft = (tool, [point] if tool == "probe" else [point, point])
+            self._gesture = MeasureGesture(tool)
+            self._gesture.press(point)
             if tool == "probe":
                 self._probe(point)
             self._refresh()
@@ -541,8 +549,8 @@ class Viewport(QWidget):
             if self.volume is not None:
                 point = self.scene.display_to_patient(*xy)
                 self.hovered.emit(self._value_at(point))
-                if self._angle_pending is not None:
-                    self._draft = ("angle", [*self._angle_pending, point])
+                if self._gesture is not None and self._gesture.waiting:
+                    self._gesture.move(point)  # the angle's second arm follows the mouse
                     self._refresh()
             return
         dx, dy = xy[0] - drag.last[0], xy[1] - drag.last[1]
@@ -569,16 +577,11 @@ class Viewport(QWidget):
         elif tool == "scroll":
             steps = int((drag.start[1] - xy[1]) / 6)  # 6 px per slice, drag down = next images
             self.set_slice(drag.slice_index + steps * self.reading_step)
-        elif tool in MEASURE_TOOLS:
+        elif tool in MEASURE_TOOLS and self._gesture is not None:
             point = self.scene.display_to_patient(*xy)
-            if tool == "freehand":
-                drag.points.append(point)
-                self._draft = (tool, list(drag.points))
-            elif tool == "probe":
-                self._draft = (tool, [point])
+            self._gesture.move(point)
+            if tool == "probe":
                 self._probe(point)
-            else:
-                self._draft = (tool, [drag.points[0], point])
             self._refresh()
         drag.last = xy
 
@@ -588,26 +591,18 @@ class Viewport(QWidget):
             if drag.last != drag.start:
                 self.measurement_changed.emit(drag.handle[0])
             return
-        if drag is None or self.volume is None or drag.tool not in MEASURE_TOOLS:
+        gesture = self._gesture
+        if drag is None or self.volume is None or drag.tool not in MEASURE_TOOLS or gesture is None:
             return
-        point = self.scene.display_to_patient(*self._event_xy())
-        tool = drag.tool
-        moved = abs(self._event_xy()[0] - drag.start[0]) + abs(self._event_xy()[1] - drag.start[1]) > 2
-        self._draft = None
-        if tool == "probe":
-            self.add_measurement("probe", [point])
-        elif not moved:  # a click is not a measurement
-            self._refresh()
-        elif tool == "angle":
-            self._angle_pending = [drag.points[0], point]
-            self._draft = ("angle", [drag.points[0], point])
-            self._refresh()
-        elif tool == "freehand":
-            points = [*drag.points, point]
-            if len(points) >= 3:
-                self.add_measurement("freehand", points)
+        xy = self._event_xy()
+        moved = abs(xy[0] - drag.start[0]) + abs(xy[1] - drag.start[1]) > 2  # a click is not a measurement
+        done = gesture.release(self.scene.display_to_patient(*xy), moved)
+        if not gesture.waiting:
+            self._gesture = None
+        if done is not None:
+            self.add_measurement(*done)
         else:
-            self.add_measurement(tool, [drag.points[0], point])
+            self._refresh()
 
     def _value_at(self, point: np.ndarray) -> dict:
         """Value under an LPS point of the shown slice: value, unit, row, column, slice, position."""
@@ -717,5 +712,5 @@ class Viewport(QWidget):
             self.remove_measurement(target)
 
     def _cancel_draft(self) -> None:
-        self._drag, self._angle_pending, self._draft = None, None, None
+        self._drag, self._gesture = None, None
         self._refresh()
