@@ -274,13 +274,19 @@ def _rle_packbits(packbits: Callable, fallback: Codec) -> Codec:
         if count != width * src.samples or any(b <= a for a, b in itertools.pairwise(offsets)):
             return fallback(stream, src)
         data = memoryview(stream)
-        planes = np.empty((pixels, width), np.uint8)
+        planes = np.empty((count, pixels), np.uint8)
         for i in range(count):
-            segment = packbits(data[offsets[i]:offsets[i + 1]])
+            try:  # straight into the plane; a segment that decodes too long raises
+                segment = packbits(data[offsets[i]:offsets[i + 1]], out=planes[i])
+            except Exception:
+                return fallback(stream, src)
             if len(segment) != pixels:
                 return fallback(stream, src)
-            planes[:, width - 1 - i] = np.frombuffer(segment, np.uint8)
-        return planes.view(f"<{src.dtype.str[1:]}").reshape(-1)
+        if width == 1:
+            return planes[0].view(src.dtype)
+        combined = np.left_shift(planes[0], 8, dtype=np.uint16)  # high byte first (G.2)
+        combined |= planes[1]
+        return combined.view(src.dtype)
 
     return decode
 
