@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
-from PySide6.QtWidgets import QApplication, QTableWidgetItem
+import pytest
+from PySide6.QtWidgets import QApplication, QLineEdit, QTableWidgetItem
 
 from viewer.core.settings import load_settings
-from viewer.net.nodes import load_config
+from viewer.net.nodes import DicomWebNode, LocalSettings, NetConfig, RemoteNode, load_config, save_config
 
 
 def test_edit_and_save_settings(qtbot, main_window, lightbox_home, ct_dir):
@@ -51,6 +53,82 @@ def test_invalid_node_is_refused_with_a_message(qtbot, main_window, lightbox_hom
     dialog.save()
     assert shown and "not-a-port" in shown[0]
     assert not (lightbox_home / "nodes.json").exists()
+
+
+def test_fields_the_dialog_does_not_show_are_kept(qtbot, main_window, lightbox_home, tmp_path):
+    """Saving rebuilt LocalSettings from the visible fields and dropped TLS, bind and PDU settings."""
+    files = {name: tmp_path / name for name in ("scp.pem", "scp.key", "clients-ca.pem", "ca.pem", "me.pem",
+                                                 "me.key", "web-ca.pem")}
+    for path in files.values():
+        path.write_text("PEM placeholder: nothing loads it while saving\n")
+    cfg = NetConfig(local=LocalSettings(ae_title="OLD", port=11112, bind_host="127.0.0.1", max_pdu=65536,
+                                        tls_cert=str(files["scp.pem"]), tls_key=str(files["scp.key"]),
+                                        tls_client_ca=str(files["clients-ca.pem"])))
+    cfg.add(RemoteNode("Secure", "SECURE", "pacs.example", 2762, tls=True, tls_ca=str(files["ca.pem"]),
+                       tls_cert=str(files["me.pem"]), tls_key=str(files["me.key"]), tls_check_hostname=False,
+                       max_pdu=32768, dimse_timeout=5.0, connect_timeout=3.0))
+    cfg.add(DicomWebNode("Web", "https://web.example/dicom-web", username="u", password="p",
+                         ca_file=str(files["web-ca.pem"]), timeout=7.0))
+    save_config(lightbox_home, cfg)
+    dialog = main_window.show_settings()
+    qtbot.addWidget(dialog)
+    dialog.local_aet.setText("NEWAET")
+    with qtbot.waitSignal(dialog.saved):
+        dialog.save()
+    saved = load_config(lightbox_home)
+    assert saved.local == replace(cfg.local, ae_title="NEWAET")
+    assert saved.nodes["Secure"] == cfg.nodes["Secure"]
+    assert saved.dicomweb["Web"] == cfg.dicomweb["Web"]
+
+
+@pytest.mark.pacs
+def test_dicomweb_nodes_add_verify_edit_remove(qtbot, main_window, lightbox_home, orthanc):
+    dialog = main_window.show_settings()
+    qtbot.addWidget(dialog)
+    dialog._add_web_row(None)
+    dialog.web_table.setItem(0, 0, QTableWidgetItem("OrthancWeb"))
+    dialog.web_table.setItem(0, 1, QTableWidgetItem(orthanc["PACS_DICOMWEB_URL"]))
+    dialog.web_table.setCurrentCell(0, 0)
+    dialog.verify_current_web()
+    qtbot.waitUntil(lambda: "OK" in dialog.web_status.text() or "failed" in dialog.web_status.text().lower(),
+                    timeout=30_000)
+    assert dialog.web_status.text().startswith("OrthancWeb: OK"), dialog.web_status.text()
+    # a wrong base URL says why
+    dialog._add_web_row(None)
+    dialog.web_table.setItem(1, 0, QTableWidgetItem("Wrong"))
+    dialog.web_table.setItem(1, 1, QTableWidgetItem(orthanc["PACS_URL"] + "/no-such-root"))
+    dialog.web_table.setCurrentCell(1, 0)
+    dialog.verify_current_web()
+    qtbot.waitUntil(lambda: dialog.web_status.text().startswith("Wrong: ") and "verifying" not in
+                    dialog.web_status.text(), timeout=30_000)
+    assert "404" in dialog.web_status.text(), dialog.web_status.text()
+    dialog.web_table.cellWidget(1, 2).setCurrentText("bearer")
+    dialog.web_table.cellWidget(1, 4).setText("s3cret")
+    with qtbot.waitSignal(dialog.saved):
+        dialog.save()
+    cfg = load_config(lightbox_home)
+    assert cfg.dicomweb["OrthancWeb"].url == orthanc["PACS_DICOMWEB_URL"]
+    assert cfg.dicomweb["OrthancWeb"].token is None and cfg.dicomweb["OrthancWeb"].username is None
+    assert cfg.dicomweb["Wrong"].token == "s3cret"
+    assert "OrthancWeb" in [main_window.qr_panel.node_combo.itemText(i)
+                            for i in range(main_window.qr_panel.node_combo.count())]
+
+    again = main_window.show_settings()  # edit: basic auth on one, remove the other
+    qtbot.addWidget(again)
+    rows = {again.web_table.item(r, 0).text(): r for r in range(again.web_table.rowCount())}
+    assert again.web_table.cellWidget(rows["Wrong"], 2).currentText() == "bearer"
+    assert again.web_table.cellWidget(rows["Wrong"], 4).echoMode() == QLineEdit.EchoMode.Password
+    row = rows["OrthancWeb"]
+    again.web_table.cellWidget(row, 2).setCurrentText("basic")
+    again.web_table.setItem(row, 3, QTableWidgetItem("reader"))
+    again.web_table.cellWidget(row, 4).setText("pw")
+    again.web_table.removeRow(rows["Wrong"])
+    with qtbot.waitSignal(again.saved):
+        again.save()
+    cfg = load_config(lightbox_home)
+    assert set(cfg.dicomweb) == {"OrthancWeb"}
+    web = cfg.dicomweb["OrthancWeb"]
+    assert (web.username, web.password, web.token) == ("reader", "pw", None)
 
 
 def teardown_module() -> None:

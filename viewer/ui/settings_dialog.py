@@ -6,6 +6,7 @@ Values are validated by the Qt-free settings objects (``viewer.core.settings``,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -32,13 +33,16 @@ from PySide6.QtWidgets import (
 from viewer.core.errors import LightboxError
 from viewer.core.presets import BUILTIN
 from viewer.core.settings import THEMES, Settings, load_settings, save_settings
+from viewer.net.dicomweb import ping
 from viewer.net.echo import echo
-from viewer.net.nodes import LocalSettings, NetConfig, RemoteNode, load_config, save_config
+from viewer.net.nodes import DicomWebNode, NetConfig, RemoteNode, load_config, save_config
 from viewer.store import Store
 from viewer.ui.jobs import WorkerBridge
 from viewer.ui.study_browser import format_date
 
 NODE_COLUMNS = ("Name", "AE title", "Host", "Port", "Retrieve", "TLS")
+WEB_COLUMNS = ("Name", "Base URL", "Auth", "User", "Password / token")
+AUTH_KINDS = ("none", "basic", "bearer")  # what DicomWebNode supports (HTTP Basic, Bearer token)
 PRESET_COLUMNS = ("Modality", "Name", "Center", "Width", "Key")
 
 
@@ -123,11 +127,29 @@ class SettingsDialog(QDialog):
         for b in (add, remove, verify):
             buttons.addWidget(b)
         buttons.addWidget(self.verify_status, 1)
+        self.web_table = QTableWidget(0, len(WEB_COLUMNS))
+        self.web_table.setHorizontalHeaderLabels(WEB_COLUMNS)
+        self.web_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for web in self.net.dicomweb.values():
+            self._add_web_row(web)
+        add_web, remove_web = QPushButton("Add DICOMweb node"), QPushButton("Remove")
+        verify_web = QPushButton("Verify (QIDO-RS)")
+        add_web.clicked.connect(lambda: self._add_web_row(None))
+        remove_web.clicked.connect(lambda: self.web_table.removeRow(self.web_table.currentRow()))
+        verify_web.clicked.connect(self.verify_current_web)
+        self.web_status = QLabel()
+        web_buttons = QHBoxLayout()
+        for b in (add_web, remove_web, verify_web):
+            web_buttons.addWidget(b)
+        web_buttons.addWidget(self.web_status, 1)
         layout = QVBoxLayout(page)
         layout.addLayout(form)
-        layout.addWidget(QLabel("PACS nodes"))
+        layout.addWidget(QLabel("PACS nodes (DIMSE)"))
         layout.addWidget(self.nodes_table)
         layout.addLayout(buttons)
+        layout.addWidget(QLabel("DICOMweb nodes (QIDO-RS, WADO-RS, STOW-RS)"))
+        layout.addWidget(self.web_table)
+        layout.addLayout(web_buttons)
         return page
 
     def _add_node_row(self, node: RemoteNode | None) -> None:
@@ -151,13 +173,61 @@ class SettingsDialog(QDialog):
             port = int(text[3])
         except ValueError:
             raise LightboxError(f"node {text[0]!r}: port {text[3]!r} is not a number") from None
+        edited = dict(name=text[0], aet=text[1], host=text[2], port=port,
+                      retrieve=self.nodes_table.cellWidget(row, 4).currentText(),
+                      tls=self.nodes_table.cellWidget(row, 5).isChecked())
         old = self.net.nodes.get(text[0])
-        node = RemoteNode(name=text[0], aet=text[1], host=text[2], port=port,
-                          retrieve=self.nodes_table.cellWidget(row, 4).currentText(),  # type: ignore[arg-type]
-                          tls=self.nodes_table.cellWidget(row, 5).isChecked(),
-                          tls_ca=old.tls_ca if old else None, tls_cert=old.tls_cert if old else None,
-                          tls_key=old.tls_key if old else None)
-        return node
+        # fields the table does not show (TLS files, timeouts, max PDU) are kept as they were
+        return replace(old, **edited) if old else RemoteNode(**edited)  # type: ignore[arg-type]
+
+    # --- DICOMweb nodes ------------------------------------------------------------------------
+    def _add_web_row(self, node: DicomWebNode | None) -> None:
+        row = self.web_table.rowCount()
+        self.web_table.insertRow(row)
+        auth = "bearer" if node and node.token else "basic" if node and node.username else "none"
+        values = (node.name, node.url) if node else ("DICOMweb", "http://127.0.0.1:8042/dicom-web")
+        for column, value in enumerate(values):
+            self.web_table.setItem(row, column, QTableWidgetItem(value))
+        kind = QComboBox()
+        kind.addItems(AUTH_KINDS)
+        kind.setCurrentText(auth)
+        self.web_table.setCellWidget(row, 2, kind)
+        self.web_table.setItem(row, 3, QTableWidgetItem((node.username or "") if node and auth == "basic" else ""))
+        secret = QLineEdit((node.token if auth == "bearer" else node.password) or "" if node else "")
+        secret.setEchoMode(QLineEdit.EchoMode.Password)  # never shown on screen
+        self.web_table.setCellWidget(row, 4, secret)
+
+    def _web_from_row(self, row: int) -> DicomWebNode:
+        def cell(column: int) -> str:
+            item = self.web_table.item(row, column)
+            return item.text().strip() if item else ""
+
+        auth = self.web_table.cellWidget(row, 2).currentText()
+        secret = self.web_table.cellWidget(row, 4).text()
+        name, url, user = cell(0), cell(1), cell(3)
+        if auth == "basic" and not user:
+            raise LightboxError(f"DICOMweb node {name!r}: basic authentication needs a user name")
+        if auth == "bearer" and not secret:
+            raise LightboxError(f"DICOMweb node {name!r}: bearer authentication needs a token")
+        edited = dict(name=name, url=url, username=user if auth == "basic" else None,
+                      password=secret if auth == "basic" else None, token=secret if auth == "bearer" else None)
+        old = self.net.dicomweb.get(name)
+        return replace(old, **edited) if old else DicomWebNode(**edited)  # type: ignore[arg-type]
+
+    def verify_current_web(self) -> None:
+        row = self.web_table.currentRow()
+        if row < 0:
+            self.web_status.setText("Select a DICOMweb node first")
+            return
+        try:
+            node = self._web_from_row(row)
+        except LightboxError as exc:
+            self.web_status.setText(str(exc))
+            return
+        self.web_status.setText(f"verifying {node.name}…")
+        self.workers.submit(ping, node,
+                            on_done=lambda s: self.web_status.setText(f"{node.name}: OK, {s * 1000:.0f} ms"),
+                            on_error=lambda exc: self.web_status.setText(f"{node.name}: {exc}"))
 
     def verify_current(self) -> None:
         row = self.nodes_table.currentRow()
@@ -166,7 +236,7 @@ class SettingsDialog(QDialog):
             return
         try:
             node = self._node_from_row(row)
-            local = LocalSettings(ae_title=self.local_aet.text().strip(), port=self.local_port.value())
+            local = replace(self.net.local, ae_title=self.local_aet.text().strip(), port=self.local_port.value())
         except LightboxError as exc:
             self.verify_status.setText(str(exc))
             return
@@ -239,14 +309,14 @@ class SettingsDialog(QDialog):
         try:
             settings = Settings(theme=self.theme.currentText(), annotations=self.annotations.isChecked(),
                                 user_presets=self._presets(), extra=self.settings.extra)
-            net = NetConfig(local=LocalSettings(ae_title=self.local_aet.text().strip(),
-                                                port=self.local_port.value(),
-                                                bind_host=self.net.local.bind_host,
-                                                accept_aets=self.accept_aets.text().split(),
-                                                max_pdu=self.net.local.max_pdu),
-                            dicomweb=dict(self.net.dicomweb))
+            # replace(): what the dialog does not show (TLS files, bind address, max PDU) is kept
+            net = NetConfig(local=replace(self.net.local, ae_title=self.local_aet.text().strip(),
+                                          port=self.local_port.value(),
+                                          accept_aets=self.accept_aets.text().split()))
             for row in range(self.nodes_table.rowCount()):
                 net.add(self._node_from_row(row))
+            for row in range(self.web_table.rowCount()):
+                net.add(self._web_from_row(row))
         except LightboxError as exc:
             QMessageBox.warning(self, "Settings", str(exc))
             return
