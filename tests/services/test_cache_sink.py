@@ -182,3 +182,21 @@ os._exit(0)  # killed: nothing indexed, journal left behind
         assert not victims[0].exists()
         assert {r.path for r in store.study_instances(study.study_uid)} == set(victims[1:])
         assert os.path.basename(str(victims[1])).endswith(".dcm")
+
+
+@pytest.mark.pacs
+def test_wado_rs_into_the_cache_keeps_the_servers_bytes(store: Store, orthanc: dict[str, str], ct_dir: Path) -> None:
+    from viewer.net.nodes import DicomWebNode
+    from viewer.services.network import retrieve_any
+
+    from ..net.helpers import CT_COUNT, CT_SERIES, CT_STUDY
+
+    grown: list[str] = []
+    node = DicomWebNode("orthanc-web", orthanc["PACS_DICOMWEB_URL"])
+    report = retrieve_any(store, node, CT_STUDY, CT_SERIES, method="get", on_added=grown.append)
+    assert report.ok and report.received == CT_COUNT, report.summary()
+    assert grown and set(grown) == {CT_STUDY}
+    rows = store.instances(CT_SERIES)
+    assert len(rows) == CT_COUNT
+    originals = {str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID): p for p in ct_dir.glob("*.dcm")}
+    assert all(r.path.read_bytes() == originals[r.sop_uid].read_bytes() for r in rows)  # stored as served

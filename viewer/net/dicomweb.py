@@ -38,7 +38,7 @@ from viewer.net.find import RETURN_KEYS, FindQuery, date_range, matches
 from viewer.net.nodes import DicomWebNode
 from viewer.net.retrieve import RetrieveReport
 from viewer.net.send import SendReport
-from viewer.net.sink import InstanceSink
+from viewer.net.sink import InstanceSink, keep_part10
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ def wado(
                 boundary = _boundary(rsp.headers.get("Content-Type", ""))
                 for _headers, body in iter_multipart(rsp, boundary):
                     try:
-                        ds = pydicom.dcmread(io.BytesIO(body))
+                        ds = keep_part10(pydicom.dcmread(io.BytesIO(body)), body)
                         sink(ds)
                     except Exception as exc:
                         report.failed += 1

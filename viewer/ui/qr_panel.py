@@ -1,16 +1,23 @@
 """The query/retrieve panel: pick a PACS node, verify it, search it, pull studies into the cache.
 
-Every network call runs on the worker pool (searches) or as a job (retrieves), so the window
-stays responsive; retrieved instances go through the cache sink and the study browser is
-refreshed while they arrive.
+DIMSE nodes are verified with C-ECHO, searched with C-FIND and retrieved with C-GET/C-MOVE;
+DICOMweb nodes with a minimal QIDO-RS search, QIDO-RS and WADO-RS (PS3.18), with the same
+filters and the same result tree. Every network call runs on the worker pool (searches) or
+as a job (retrieves), so the window stays responsive; retrieved instances go through the
+cache sink and the study browser is refreshed while they arrive. Closing the window cancels
+the retrieves still running and waits (bounded) for their associations to end.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydicom.dataset import Dataset
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -26,11 +33,13 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.annotations import display_name
+from viewer.core.tasks import CancelToken
+from viewer.net.dicomweb import ping, qido
 from viewer.net.echo import echo
 from viewer.net.find import FindQuery, find_all
-from viewer.net.nodes import NetConfig, RemoteNode, load_config
+from viewer.net.nodes import DicomWebNode, NetConfig, RemoteNode, load_config
 from viewer.net.storescp import StorageSCP
-from viewer.services.network import retrieve_to_cache
+from viewer.services.network import retrieve_any
 from viewer.store import Store
 from viewer.ui.jobs import WorkerBridge
 from viewer.ui.jobs_panel import Job, JobRunner
@@ -40,6 +49,8 @@ STUDY_COLUMNS = ("Patient", "Patient ID", "Study date", "Modalities", "Descripti
                  "Images")
 UID_ROLE = Qt.ItemDataRole.UserRole + 2
 LEVEL_ROLE = Qt.ItemDataRole.UserRole + 3
+KIND_ROLE = Qt.ItemDataRole.UserRole + 4  # on node combo items: "dimse" or "dicomweb"
+CLOSE_WAIT = 10.0  # seconds the window waits at close for cancelled retrieves (C-CANCEL grace is 5)
 
 
 class _AddedRelay(QObject):
@@ -60,6 +71,10 @@ class QueryRetrievePanel(QWidget):
         self.store, self.home, self.workers, self.jobs = store, Path(home), workers, jobs
         self.scp: StorageSCP | None = None
         self.config = NetConfig()
+        self.closed = False
+        self._running: dict[CancelToken, threading.Event] = {}  # retrieves in flight -> finished
+        self._running_lock = threading.Lock()
+        self._watched: QObject | None = None
         self.node_combo = QComboBox()
         self.echo_button = QPushButton("Verify")
         self.echo_button.setToolTip("C-ECHO: check that the node answers")
@@ -115,12 +130,62 @@ class QueryRetrievePanel(QWidget):
             edit.returnPressed.connect(self.search)
         self.retrieve_button.clicked.connect(self.retrieve_selected)
         self.results.itemExpanded.connect(self._expand_study)
+        self.node_combo.currentIndexChanged.connect(self._node_changed)
         self._relay = _AddedRelay()
         self._relay.added.connect(self._instance_added)
         self._refresh_timer = QTimer(self, singleShot=True, interval=300)
         self._pending_study = ""
         self._refresh_timer.timeout.connect(lambda: self.cache_changed.emit(self._pending_study))
         self.reload_nodes()
+
+    # --- lifetime ------------------------------------------------------------------------------
+    def showEvent(self, event) -> None:
+        self._watch_window()
+        super().showEvent(event)
+
+    def _watch_window(self) -> None:
+        """Watch the top-level window: its close ends our retrieves (children get no closeEvent).
+
+        Done when shown and when a retrieve starts (the panel may sit in a hidden dock).
+        """
+        top = self.window()
+        if top is not self._watched and top is not self:
+            if self._watched is not None:
+                self._watched.removeEventFilter(self)
+            top.installEventFilter(self)
+            self._watched = top
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._watched and event.type() == QEvent.Type.Close:
+            self.shutdown()
+        return False
+
+    def shutdown(self, wait: float = CLOSE_WAIT) -> bool:
+        """Cancel running retrieves and wait up to ``wait`` s for them; True when all ended.
+
+        A cancelled C-GET/C-MOVE sends C-CANCEL and aborts the association if the peer does
+        not answer within its grace period, so the wait is bounded; what arrived is indexed.
+        Results that come back afterwards are ignored (the widgets may be gone).
+        """
+        self.closed = True
+        with self._running_lock:
+            running = list(self._running.items())
+        for token, _done in running:
+            token.cancel()
+        deadline = time.monotonic() + wait
+        return all(done.wait(max(0.0, deadline - time.monotonic())) for _token, done in running)
+
+    @property
+    def running_retrieves(self) -> int:
+        with self._running_lock:
+            return len(self._running)
+
+    def _live(self, callback: Callable[[Any], None]) -> Callable[[Any], None]:
+        """``callback`` unless the panel has shut down by the time the worker answers."""
+        def call(value: Any) -> None:
+            if not self.closed:
+                callback(value)
+        return call
 
     # --- nodes ---------------------------------------------------------------------------------
     def reload_nodes(self) -> None:
@@ -131,18 +196,34 @@ class QueryRetrievePanel(QWidget):
             self.message.setText(str(exc))
             self.config = NetConfig()
         current = self.node_combo.currentText()
+        self.node_combo.blockSignals(True)
         self.node_combo.clear()
-        self.node_combo.addItems(sorted(self.config.nodes))
-        if current in self.config.nodes:
+        for name in sorted(self.config.nodes):
+            node = self.config.nodes[name]
+            self.node_combo.addItem(name, "dimse")
+            self.node_combo.setItemData(self.node_combo.count() - 1, node.label, Qt.ItemDataRole.ToolTipRole)
+        for name in sorted(self.config.dicomweb):
+            self.node_combo.addItem(name, "dicomweb")
+            self.node_combo.setItemData(self.node_combo.count() - 1, f"DICOMweb: {self.config.dicomweb[name].url}",
+                                        Qt.ItemDataRole.ToolTipRole)
+        if self.node_combo.findText(current) >= 0:
             self.node_combo.setCurrentText(current)
-        has_nodes = bool(self.config.nodes)
+        self.node_combo.blockSignals(False)
+        self._node_changed()
+        has_nodes = bool(self.config.nodes or self.config.dicomweb)
         for w in (self.echo_button, self.search_button, self.retrieve_button):
             w.setEnabled(has_nodes)
         if not has_nodes:
             self.message.setText("No PACS nodes configured: add one in Settings or with 'lightbox node add'.")
 
-    def node(self) -> RemoteNode:
-        return self.config.nodes[self.node_combo.currentText()]
+    def node(self) -> RemoteNode | DicomWebNode:
+        return self.config.node(self.node_combo.currentText())
+
+    def _node_changed(self, *_: object) -> None:
+        web = self.node_combo.currentData() == "dicomweb"
+        self.method.setEnabled(not web)  # WADO-RS is the only retrieve a DICOMweb node has
+        self.echo_button.setToolTip("QIDO-RS: check that the service answers" if web
+                                    else "C-ECHO: check that the node answers")
 
     def verify(self) -> None:
         node = self.node()
@@ -157,7 +238,10 @@ class QueryRetrievePanel(QWidget):
             self.node_status.setText(f"failed: {exc}")
             self.echo_finished.emit(f"failed: {exc}")
 
-        self.workers.submit(echo, node, self.config.local, on_done=done, on_error=failed)
+        if isinstance(node, DicomWebNode):
+            self.workers.submit(ping, node, on_done=self._live(done), on_error=self._live(failed))
+        else:
+            self.workers.submit(echo, node, self.config.local, on_done=self._live(done), on_error=self._live(failed))
 
     # --- search --------------------------------------------------------------------------------
     def query(self) -> FindQuery:
@@ -183,7 +267,16 @@ class QueryRetrievePanel(QWidget):
             self.message.setText(f"Search failed: {exc}")
             self.results_ready.emit(-1)
 
-        self.workers.submit(find_all, node, "STUDY", query, None, self.config.local, on_done=done, on_error=failed)
+        self._find(node, "STUDY", query, done, failed)
+
+    def _find(self, node: RemoteNode | DicomWebNode, level: str, query: FindQuery,
+              done: Callable[[list[Dataset]], None], failed: Callable[[BaseException], None]) -> None:
+        """C-FIND or QIDO-RS at ``level`` on a worker; answers on the GUI thread."""
+        if isinstance(node, DicomWebNode):
+            self.workers.submit(qido, node, level, query, on_done=self._live(done), on_error=self._live(failed))
+        else:
+            self.workers.submit(find_all, node, level, query, None, self.config.local, on_done=self._live(done),
+                                on_error=self._live(failed))
 
     def show_studies(self, studies: list[Dataset]) -> None:
         self.results.clear()
@@ -216,8 +309,8 @@ class QueryRetrievePanel(QWidget):
                 child.setData(0, UID_ROLE, str(ds.SeriesInstanceUID))
                 child.setData(0, LEVEL_ROLE, "SERIES")
 
-        self.workers.submit(find_all, node, "SERIES", FindQuery(study_uid=study_uid), None, self.config.local,
-                            on_done=done, on_error=lambda exc: self.message.setText(f"Series query failed: {exc}"))
+        self._find(node, "SERIES", FindQuery(study_uid=study_uid), done,
+                   lambda exc: self.message.setText(f"Series query failed: {exc}"))
 
     # --- retrieve ------------------------------------------------------------------------------
     def retrieve_selected(self) -> list[Job]:
@@ -233,23 +326,43 @@ class QueryRetrievePanel(QWidget):
 
     def retrieve(self, study_uid: str, series_uid: str | None = None) -> Job:
         node = self.node()
-        method = {"C-GET": "get", "C-MOVE": "move"}.get(self.method.currentText(), node.retrieve)
+        if isinstance(node, DicomWebNode):
+            method, label = "wado", "WADO-RS"
+        else:
+            method = {"C-GET": "get", "C-MOVE": "move"}.get(self.method.currentText(), node.retrieve)
+            label = method.upper()
         what = "series" if series_uid else "study"
-        local, scp, relay = self.config.local, self.scp, self._relay
+        local, scp, relay, store = self.config.local, self.scp, self._relay, self.store
+        running, lock = self._running, self._running_lock
 
         def work(progress, cancel):
-            return retrieve_to_cache(self.store, node, study_uid, series_uid, method=method, local=local,
-                                     scp=scp, on_added=relay.added.emit, progress=progress, cancel=cancel)
+            finished = threading.Event()
+            with lock:
+                running[cancel] = finished
+            try:
+                if self.closed:  # the window closed before the job started
+                    cancel.cancel()
+                return retrieve_any(store, node, study_uid, series_uid, method=method, local=local, scp=scp,
+                                    on_added=relay.added.emit, progress=progress, cancel=cancel)
+            finally:
+                with lock:
+                    running.pop(cancel, None)
+                finished.set()
 
-        job = self.jobs.start(f"Retrieve {what} from {node.name} ({method.upper()})", work)
+        self._watch_window()
+        job = self.jobs.start(f"Retrieve {what} from {node.name} ({label})", work)
         job.finished.connect(self._retrieved)
         return job
 
     def _retrieved(self, report: object) -> None:
+        if self.closed:
+            return
         self.cache_changed.emit(self._pending_study)
         self.retrieve_finished.emit(report)
 
     def _instance_added(self, study_uid: str) -> None:
+        if self.closed:
+            return
         self._pending_study = study_uid
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
