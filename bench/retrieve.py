@@ -11,7 +11,8 @@ Same server, same series, same run, one tool at a time:
   algorithm on unless told otherwise, which costs ~45 ms per instance on loopback here; the
   ratios are taken against the faster, ``TCP_NODELAY=1`` configuration;
 * Lightbox C-GET and C-MOVE into a folder (``FolderSink``: the network path alone) and into
-  a fresh cache (``Store.add_dataset``: files written and indexed, what the app does).
+  a fresh cache (``retrieve_to_cache``: the received bytes written by a ``CacheSink`` and
+  indexed in batches by the store's ``Receiver``, what the app does; timed until indexed).
 
 The series comes from ``../shared/bench/make_series.py`` (Explicit VR Little Endian,
 512x512 int16, ~0.5 MB a slice); Orthanc and storescp come from ``../shared/pacs``. Each
@@ -19,21 +20,28 @@ tool gets one warm-up run (page cache, Orthanc's index) and ``--runs`` timed run
 shows the median and the throughput ratio to the matching DCMTK tool (>1 = faster).
 Every run is checked: all slices arrived (and, for the cache, are indexed).
 
-Measured 2026-11-22 on the shared 2-core box (load average ~2.5 from other jobs, so the
-spread is wide), 400 images / 211 MB, median of 3 (runs in s):
+Measured 2026-11-22 on the shared 2-core box (other jobs running: load average 1.1-1.7),
+400 images / 211 MB, three invocations of this script (each the median of 3 timed runs):
 
-    DCMTK getscu, defaults                  20.27 s             (Nagle: ~50 ms per instance)
-    DCMTK movescu+storescp, defaults        20.06 s
-    DCMTK getscu, TCP_NODELAY=1              2.11 s  CPU 0.27   (3.30 0.87 2.11)
-    DCMTK movescu+storescp, TCP_NODELAY=1    2.56 s  CPU 0.36   (2.05 2.61 2.56)
-    Lightbox C-GET  -> folder                2.05 s  CPU 1.16   1.03x  (2.89 2.05 1.87)
-    Lightbox C-MOVE -> folder                2.39 s  CPU 1.33   1.07x  (3.37 2.18 2.39)
-    Lightbox C-GET  -> cache (indexed)       5.32 s  CPU 2.62   0.40x  (3.92 5.32 9.43)
-    Lightbox C-MOVE -> cache (indexed)       4.30 s  CPU 2.76   0.60x  (4.30 4.29 5.89)
+    invocation                               1       2       3     median ratio
+    DCMTK getscu, TCP_NODELAY=1            3.25 s  3.30 s  2.34 s
+    DCMTK movescu+storescp, TCP_NODELAY=1  3.04 s  2.34 s  2.20 s
+    Lightbox C-GET  -> folder              2.17 s  2.00 s  1.96 s   1.50x
+    Lightbox C-MOVE -> folder              2.55 s  2.31 s  2.41 s   1.01x
+    Lightbox C-GET  -> cache (indexed)     2.32 s  2.31 s  2.34 s   1.40x  (1.40 1.43 1.00)
+    Lightbox C-MOVE -> cache (indexed)     3.40 s  2.62 s  2.72 s   0.89x  (0.89 0.90 0.81)
+    (DCMTK with its defaults, Nagle on: ~20 s for both tools, ~50 ms per instance)
 
-The network path is at par by median but uses ~4x DCMTK's CPU (pynetdicom's Python PDU and
-DIMSE handling, ~2 ms an instance), so on an idle machine DCMTK's best run is faster (0.87 s).
-The cache path is bound by ``Store.add_dataset`` (per-instance re-encode and commit).
+Before the cache path took the received bytes as they are it measured 0.40x (C-GET) and
+0.60x (C-MOVE): ``Store.add_dataset`` re-encoded every data set in Python (~3 ms) and
+committed, journalled and fdatasync'ed each instance on its own. Now ``CacheSink`` hands the
+peer's bytes behind a directly encoded File Meta header to ``Store.receiver``, which writes
+the file before the C-STORE answer and indexes in batches with one syncfs per batch. What
+is left between folder and cache (~0.3 s per 400 images) is mostly that durability: the
+folder sinks, getscu and storescp leave 211 MB in the page cache, the cache writes it to the
+disk before it indexes it. DCMTK's spread is wide on this box (movescu runs 0.69-3.52 s),
+and our client uses ~4x DCMTK's CPU (pynetdicom's Python PDU/DIMSE handling, ~2 ms an
+instance), so on an idle machine DCMTK's best runs are faster.
 """
 
 from __future__ import annotations
@@ -59,6 +67,7 @@ sys.path.insert(0, str(ROOT))
 
 from viewer.net import LocalSettings, RemoteNode, StorageSCP, retrieve  # noqa: E402
 from viewer.net.sink import FolderSink  # noqa: E402
+from viewer.services.network import retrieve_to_cache  # noqa: E402
 from viewer.store import Store  # noqa: E402
 
 
@@ -204,13 +213,15 @@ def main() -> int:
             def run() -> None:
                 out = fresh(f"lb-{method}-{'cache' if cache else 'folder'}")
                 store = Store.open(out / "home") if cache else None
-                sink = (lambda ds: store.add_dataset(ds, source="bench")) if store else FolderSink(out)
                 try:
                     scp = scp_holder.get("scp") if method == "move" else None
-                    report = retrieve(node, study, series, method=method, sink=sink, local=local, scp=scp)
-                    assert report.ok and report.received == count, report.summary()
-                    if store is not None:
+                    if store is not None:  # what the app does: retrieve_to_cache with a CacheSink
+                        report = retrieve_to_cache(store, node, study, series, method=method, local=local, scp=scp)
                         assert len(store.instances(series)) == count, "not all indexed"
+                    else:
+                        report = retrieve(node, study, series, method=method, sink=FolderSink(out), local=local,
+                                          scp=scp)
+                    assert report.ok and report.received == count, report.summary()
                 finally:
                     if store is not None:
                         store.close()
