@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.annotations import display_name
+from viewer.core.errors import Cancelled
 from viewer.core.tasks import CancelToken
 from viewer.net.dicomweb import ping, qido
 from viewer.net.echo import echo
@@ -340,8 +341,8 @@ class QueryRetrievePanel(QWidget):
             with lock:
                 running[cancel] = finished
             try:
-                if self.closed:  # the window closed before the job started
-                    cancel.cancel()
+                if self.closed:  # the window closed before the job started: no association at all
+                    raise Cancelled("the window closed before the retrieve started")
                 return retrieve_any(store, node, study_uid, series_uid, method=method, local=local, scp=scp,
                                     on_added=relay.added.emit, progress=progress, cancel=cancel)
             finally:
