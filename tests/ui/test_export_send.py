@@ -9,8 +9,9 @@ import pydicom
 import pytest
 
 from tests.ui.test_browser import import_and_wait
+from viewer.net.dicomweb import qido
 from viewer.net.find import FindQuery, find_all
-from viewer.net.nodes import LocalSettings, NetConfig, RemoteNode, save_config
+from viewer.net.nodes import DicomWebNode, LocalSettings, NetConfig, RemoteNode, save_config
 
 
 def wait_job(qtbot, job, timeout=120_000):
@@ -49,4 +50,23 @@ def test_send_study_to_orthanc(qtbot, main_window, orthanc, viewer_scp, lightbox
     job = wait_job(qtbot, main_window.send(study_uid, "", "orthanc"))
     assert job.status == "done", (job.summary, job.details)
     found = find_all(node, "STUDY", FindQuery(study_uid=study_uid))
+    assert len(found) == 1 and str(found[0].PatientName) == "Buc^Jérôme"
+
+
+def test_send_study_to_a_dicomweb_node_with_stow(qtbot, main_window, orthanc, lightbox_home, data_dir):
+    from viewer.ui.export_dialog import SendDialog
+
+    web = DicomWebNode(name="orthanc-web", url=orthanc["PACS_DICOMWEB_URL"])
+    cfg = NetConfig()
+    cfg.add(web)
+    save_config(lightbox_home, cfg)
+    dialog = SendDialog(lightbox_home, "study", parent=main_window)
+    assert [dialog.nodes.itemText(i) for i in range(dialog.nodes.count())] == ["orthanc-web"]
+    dialog.close()
+    import_and_wait(qtbot, main_window, [data_dir / "dicomdir-charsets"], link=False)
+    study = next(s for s in main_window.store.studies() if s.patient_name == "Buc^Jérôme")
+    job = wait_job(qtbot, main_window.send(study.study_uid, "", "orthanc-web"))
+    assert "STOW-RS" in job.title and job.status == "done", (job.summary, job.details)
+    assert job.result.sent == job.result.total == study.instance_count
+    found = qido(web, "STUDY", FindQuery(study_uid=study.study_uid))
     assert len(found) == 1 and str(found[0].PatientName) == "Buc^Jérôme"

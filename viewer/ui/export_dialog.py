@@ -78,20 +78,21 @@ class ExportDialog(QDialog):
 
 
 class SendDialog(QDialog):
-    """Which configured node to C-STORE to."""
+    """Which configured node to send to (C-STORE, or STOW-RS for a DICOMweb node)."""
 
     def __init__(self, home: Path, what: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Send {what}")
         self.config = load_config(home)
         self.nodes = QComboBox()
-        self.nodes.addItems(sorted(self.config.nodes))
+        names = sorted([*self.config.nodes, *self.config.dicomweb])
+        self.nodes.addItems(names)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Send the {what} to:" if self.config.nodes else
+        layout.addWidget(QLabel(f"Send the {what} to:" if names else
                                 "No PACS nodes configured: add one in Settings."))
         layout.addWidget(self.nodes)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.config.nodes))
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(names))
         layout.addWidget(buttons)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, Signal
@@ -26,7 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.measurements import Measurement
+from viewer.core.tasks import CancelToken
 from viewer.core.volume import Volume, load_volume
+from viewer.services.priors import find_remote_priors
 from viewer.store import ImportReport, Store
 from viewer.store.measurements import MeasurementStore, UnknownImageError
 from viewer.ui.jobs import WorkerBridge
@@ -477,18 +480,19 @@ class MainWindow(QMainWindow):
             self.send(study_uid, series_uid, dialog.nodes.currentText())
 
     def send(self, study_uid: str, series_uid: str, node_name: str) -> Job:
-        """C-STORE a cached study or series to a configured node, as a job."""
-        from viewer.net.nodes import load_config
+        """C-STORE (or STOW-RS, for a DICOMweb node) a cached study or series to a node, as a job."""
+        from viewer.net.nodes import DicomWebNode, load_config
         from viewer.services.network import send_from_cache
 
         config = load_config(self.home)
-        node = config.nodes[node_name]
+        node = config.node(node_name)
 
         def work(progress, cancel):
             return send_from_cache(self.store, node, study_uid, series_uid or None, local=config.local,
                                    progress=progress, cancel=cancel)
 
-        return self.jobs.start(f"Send {'series' if series_uid else 'study'} to {node.name}", work)
+        how = "STOW-RS" if isinstance(node, DicomWebNode) else "C-STORE"
+        return self.jobs.start(f"Send {'series' if series_uid else 'study'} to {node.name} ({how})", work)
 
     def open_reconstruction(self, kind: str):
         """MPR ("mpr") or volume rendering ("3d") of the series in the active viewport."""
@@ -515,15 +519,46 @@ class MainWindow(QMainWindow):
             return
         priors = [p for p in self.store.priors(study_uid) if p.study.study_date <= study.study_date or
                   not study.study_date]
-        dialog = PriorsDialog(study.patient_name, priors, parent=self)
-        if dialog.exec():
+        config = self.qr_panel.config
+        nodes = [*config.nodes.values(), *config.dicomweb.values()]
+        dialog = PriorsDialog(study.patient_name, priors, parent=self, searching_remote=bool(nodes))
+        cancel = CancelToken()
+        if nodes:  # the PACS answers while the reader looks at the local list
+            cached = {s.study_uid for s in self.store.studies()}
+            search = partial(find_remote_priors, nodes, study.patient_id, exclude=cached,
+                             before=study.study_date, local=config.local)
+            self.workers.submit(search, cancel=cancel,
+                                on_done=lambda found: cancel.cancelled or dialog.add_remote(found),
+                                on_error=lambda exc: cancel.cancelled or dialog.remote_failed(str(exc)))
+        accepted = dialog.exec()
+        cancel.cancel()  # the dialog is closed: late answers are dropped
+        if accepted and dialog.chosen_node():
+            self.retrieve_prior(study_uid, dialog.chosen(), dialog.chosen_node())
+        elif accepted:
             self.open_comparison(study_uid, dialog.chosen())
         elif dialog.search_pacs:
             self.qr_dock.show()
             self.qr_panel.patient_id.setText(study.patient_id)
             self.qr_panel.patient_name.clear()
-            if self.qr_panel.config.nodes:
+            if self.qr_panel.config.nodes or self.qr_panel.config.dicomweb:
                 self.qr_panel.search()
+
+    def retrieve_prior(self, current_uid: str, prior_uid: str, node_name: str) -> Job:
+        """Retrieve a prior from ``node_name`` into the cache, then open the comparison."""
+        node = self.qr_panel.config.node(node_name)
+        self.status.setText(f"Retrieving the prior from {node_name}; the comparison opens when it is cached")
+
+        def retrieved(_report: object) -> None:
+            if job.status == "cancelled":
+                return
+            if self.store.study(prior_uid) is not None:  # a partial retrieve still compares what came
+                self.open_comparison(current_uid, prior_uid)
+            else:
+                self._failed(RuntimeError(f"the prior could not be retrieved from {node_name}: {job.summary}"))
+
+        job = self.qr_panel.retrieve(prior_uid, node=node)
+        job.finished.connect(retrieved)
+        return job
 
     def open_comparison(self, current_uid: str, prior_uid: str) -> None:
         """Current study left, prior right (1x2): matching series, synchronised scrolling, same window."""

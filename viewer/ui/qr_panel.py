@@ -325,12 +325,16 @@ class QueryRetrievePanel(QWidget):
             self.message.setText("Select a study or a series to retrieve")
         return jobs
 
-    def retrieve(self, study_uid: str, series_uid: str | None = None) -> Job:
-        node = self.node()
+    def retrieve(self, study_uid: str, series_uid: str | None = None,
+                 node: RemoteNode | DicomWebNode | None = None) -> Job:
+        """Retrieve from the selected node (with the method chosen in the panel), or from ``node``
+        with its configured method (a prior picked in the priors dialog)."""
+        chosen = self.method.currentText() if node is None else ""
+        node = node or self.node()
         if isinstance(node, DicomWebNode):
             method, label = "wado", "WADO-RS"
         else:
-            method = {"C-GET": "get", "C-MOVE": "move"}.get(self.method.currentText(), node.retrieve)
+            method = {"C-GET": "get", "C-MOVE": "move"}.get(chosen, node.retrieve)
             label = method.upper()
         what = "series" if series_uid else "study"
         local, scp, relay, store = self.config.local, self.scp, self._relay, self.store
