@@ -55,10 +55,12 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(final: Path, write: Callable[[BinaryIO], None], *, sync_dir: bool = True) -> int:
+def write_atomic(final: Path, write: Callable[[BinaryIO], None], *, sync_dir: bool = True,
+                 sync: bool = True) -> int:
     """Create ``final`` from ``write(file)``: temp file, fsync, rename. Returns its size.
 
-    ``sync_dir=False`` leaves the folder's fsync to the caller, who writes many files into it.
+    ``sync_dir=False`` leaves the folder's fsync to the caller, who writes many files into it;
+    ``sync=False`` leaves the file's too (the store syncs a whole batch before indexing it).
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(final)
@@ -66,7 +68,8 @@ def write_atomic(final: Path, write: Callable[[BinaryIO], None], *, sync_dir: bo
         with open(tmp, "wb") as f:
             write(f)
             f.flush()
-            _datasync(f.fileno())
+            if sync:
+                _datasync(f.fileno())
             size = f.tell()
         os.replace(tmp, final)
     except BaseException:
@@ -77,11 +80,11 @@ def write_atomic(final: Path, write: Callable[[BinaryIO], None], *, sync_dir: bo
     return size
 
 
-def copy_atomic(source: Path, final: Path, *, sync_dir: bool = True) -> int:
+def copy_atomic(source: Path, final: Path, *, sync_dir: bool = True, sync: bool = True) -> int:
     """Copy ``source`` to ``final`` atomically (the kernel copies: sendfile/copy_file_range)."""
     with open(source, "rb") as src:
         return write_atomic(final, lambda dst: shutil.copyfileobj(src, dst, 1 << 20)
-                            if os.name == "nt" else _kernel_copy(src, dst), sync_dir=sync_dir)
+                            if os.name == "nt" else _kernel_copy(src, dst), sync_dir=sync_dir, sync=sync)
 
 
 def _kernel_copy(src: BinaryIO, dst: BinaryIO) -> None:

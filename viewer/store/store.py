@@ -9,7 +9,8 @@ atomic writes and crash recovery are written once:
    duplicate (same SOP Instance UID, same content) or conflict (same UID, different
    content; the first is kept);
 2. the managed paths of the new ones are journalled in ``pending_file`` and committed;
-3. the files are written by a pool of threads (temp, fdatasync, rename; folders fsync'ed);
+3. the files are written by a pool of threads (temp file, rename), then made durable at once
+   (one syncfs(2) for the batch, else fdatasync per file; folders fsync'ed);
 4. one transaction indexes them and clears the journal.
 
 A process killed anywhere in 2-4 leaves journal entries of a dead process; :meth:`recover`
@@ -522,6 +523,7 @@ class Store:
     def _write_one(self, plan: _Planned) -> BaseException | None:
         try:
             plan.size = _write_managed(plan.item, self.home / plan.stored_path)
+            plan.synced = False  # _finish syncs the batch at once before indexing it
             return None
         except (OSError, DicomReadError, ValueError, TypeError) as exc:
             return exc
@@ -900,19 +902,19 @@ def encode_part10(ds: Dataset) -> bytes:
 
 
 def _write_managed(item: Item, final: Path) -> int:
-    """Write one managed file; its folder's fsync is left to the caller (once per batch)."""
+    """Write one managed file, unsynced: the caller syncs the batch and its folders at once."""
     h = item.header
     if item.data is not None and h.part10:
         data = item.data
-        return write_atomic(final, lambda f: f.write(data), sync_dir=False)
+        return write_atomic(final, lambda f: f.write(data), sync_dir=False, sync=False)
     if item.path is not None and h.part10:
-        return copy_atomic(item.path, final, sync_dir=False)
+        return copy_atomic(item.path, final, sync_dir=False, sync=False)
     # a dataset without File Meta: store it as a proper Part 10 file (Implicit VR LE, PS3.5 10.1)
     ds = _dataset_of(item)
     if "TransferSyntaxUID" not in ds.file_meta:
         ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
     data = encode_part10(ds)
-    return write_atomic(final, lambda f: f.write(data), sync_dir=False)
+    return write_atomic(final, lambda f: f.write(data), sync_dir=False, sync=False)
 
 
 def _dataset_of(item: Item) -> Dataset:
