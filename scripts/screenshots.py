@@ -3,8 +3,10 @@
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py [OUT_DIR]
 
 Imports ../shared/data (DICOMDIR media, the CT and the MR), starts a real Orthanc from
-../shared/pacs for the Q/R panel, and saves: browser.png, qr-panel.png, reading-2x2.png,
-mpr.png (where those views exist). Writes only into OUT_DIR (default resources/screenshots).
+../shared/pacs for the Q/R panel, and saves: browser.png, qr-panel.png, reading-2x2.png
+(CT soft tissue with a length and an ROI, lung window, coronal MR with a length, bone window
+with a probe), mpr.png (with a length in the coronal plane) and 3d.png (bone preset).
+Writes only into OUT_DIR (default resources/screenshots).
 """
 
 from __future__ import annotations
@@ -28,6 +30,75 @@ def wait_until(app, condition, timeout=60.0):
             raise TimeoutError("condition not reached")
         app.processEvents()
         time.sleep(0.02)
+
+
+def lps(volume, k: int, j: float, i: float):
+    """The LPS point of voxel (k, j, i): measurements are placed where the anatomy is."""
+    import numpy as np
+
+    return (volume.affine @ np.array([k, j, i, 1.0]))[:3]
+
+
+def reading_2x2(app, win, store, path: Path) -> None:
+    """What a reader's screen looks like: four viewports, three windows, measurements."""
+    import numpy as np
+
+    from viewer.ui.screenshot import grab_window
+
+    ct = next(s for s in store.studies() if "PANCREAS" in s.description)
+    mr = next(s for s in store.studies() if "MR" in s.modalities)
+    ct_series = store.series(ct.study_uid)[0].series_uid
+    mr_series = store.series(mr.study_uid)[0].series_uid
+    win.grid.set_layout(2, 2)
+    shown: list[object] = []
+    win.volume_shown.connect(shown.append)
+    views = win.grid.viewports
+    for view, series in zip(views, (ct_series, ct_series, mr_series, ct_series), strict=True):
+        win.load_series_into(view, series)
+    wait_until(app, lambda: len(shown) >= 4, 120)
+    soft, lung, head, bone = views
+    for view in (soft, lung, bone):
+        view.set_slice(view.first_slice + 62 * view.reading_step)
+    lung.set_window(-600, 1500)
+    bone.set_window(400, 1800)
+    head.set_slice(55)
+    v, k = soft.volume, soft.slice_index
+    soft.add_measurement("length", [lps(v, k, 250, 190), lps(v, k, 250, 232)])
+    soft.add_measurement("ellipse", [lps(v, k, 335, 200), lps(v, k, 355, 225)])
+    m, km = head.volume, head.slice_index
+    head.add_measurement("length", [lps(m, km, 128, 20), lps(m, km, 128, 236)])
+    b, kb = bone.volume, bone.slice_index
+    region = b.voxels[kb, 270:340, 236:276].astype(float)  # the vertebral body lies here on this CT
+    j, i = np.unravel_index(int(np.argmax(region)), region.shape)
+    bone.add_measurement("probe", [lps(b, kb, 270 + j, 236 + i)])
+    app.processEvents()
+    grab_window(win).save(str(path))
+
+
+def reconstructions(app, win, out: Path) -> None:
+    """MPR of the CT with a length in the coronal plane, and its 3D bone rendering."""
+    import numpy as np
+
+    from viewer.ui.screenshot import grab_window
+
+    win.grid.set_layout(1, 1)
+    win.grid.set_active(win.grid.viewports[0])
+    mpr = win.open_reconstruction("mpr")
+    mpr.resize(1500, 600)
+    scene = mpr.view.scene
+    center = np.asarray(scene.crosshair.center, dtype=float)
+    below = center + np.array([0.0, 0.0, -40.0])  # 4 cm below the crosshair, clear of its line
+    scene.add_measurement("coronal", "length", [below + np.array([-80.0, 0, 0]), below + np.array([80.0, 0, 0])])
+    mpr.view.render()
+    app.processEvents()
+    grab_window(mpr).save(str(out / "mpr.png"))
+    mpr.close()
+    volume = win.open_reconstruction("3d")
+    volume.resize(900, 700)
+    volume.view.render()
+    app.processEvents()
+    grab_window(volume).save(str(out / "3d.png"))
+    volume.close()
 
 
 def main() -> int:
@@ -70,7 +141,8 @@ def main() -> int:
         win.import_finished.connect(done.append)
         win.import_paths([SHARED / "data" / "dicomdir-charsets"], link=False)
         win.import_paths([SHARED / "data" / "ct-pancreas-tcia"])
-        wait_until(app, lambda: len(done) == 2, 120)
+        win.import_paths([SHARED / "data" / "mr-head-ctk"])
+        wait_until(app, lambda: len(done) == 3, 120)
         shown: list[object] = []
         win.volume_shown.connect(shown.append)
         ct = next(s for s in store.studies() if "PANCREAS" in s.description)
@@ -88,15 +160,16 @@ def main() -> int:
         panel.results_ready.connect(results.append)
         panel.search()
         wait_until(app, lambda: results, 30)
-        panel.results.topLevelItem(0).setExpanded(True)
-        wait_until(app, lambda: panel.results.topLevelItem(0).childCount() > 0, 30)
+        items = [panel.results.topLevelItem(n) for n in range(panel.results.topLevelItemCount())]
+        ct_item = next(item for item in items if item.text(0).startswith("Pancreas"))
+        panel.results.setCurrentItem(ct_item)
+        ct_item.setExpanded(True)
+        wait_until(app, lambda: ct_item.childCount() > 0, 30)
         app.processEvents()
         grab_window(win).save(str(out / "qr-panel.png"))
         win.qr_dock.hide()
-        for name in ("reading_2x2", "mpr"):
-            shoot = getattr(win, f"screenshot_{name}", None)
-            if shoot is not None:
-                shoot(out / f"{name.replace('_', '-')}.png")
+        reading_2x2(app, win, store, out / "reading-2x2.png")
+        reconstructions(app, win, out)
         win.close()
         store.close()
     finally:
