@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -71,7 +72,7 @@ class PlaneGeometry:
     slice_thickness: float | None = None
     spacing_between_slices: float | None = None
 
-    @property
+    @cached_property  # sorting a series asks for it several times per frame
     def normal(self) -> np.ndarray:
         """Unit normal row x column: the direction in which slice positions are sorted."""
         n = np.cross(self.row_direction, self.column_direction)
