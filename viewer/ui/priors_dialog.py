@@ -82,7 +82,9 @@ class PriorsDialog(QDialog):
         if self.list.currentItem() is None and self.list.count():
             self.list.setCurrentRow(0)
         self.ok.setEnabled(self.list.count() > 0)
-        parts = [f"{len(found.priors)} more on the PACS." if found.priors else "No further priors on the PACS."]
+        count = len(found.priors)
+        parts = [f"{count} on the PACS ({'it is' if count == 1 else 'they are'} retrieved into the cache when chosen)."
+                 if count else "No further priors on the PACS."]
         parts += [f"Not reachable — {failure}" for failure in found.failures]
         self.remote_status.setText("\n".join(parts))
         self.remote_status.setVisible(True)
