@@ -71,3 +71,65 @@ def test_mpr_window_tool_bar_selects_the_reading_tools(qtbot):
         action.trigger()
         assert window.view.tool == tool and action.isChecked()
     window.close()
+
+
+def test_3d_window_presets_transfer_drag_crop_and_reset_on_the_real_ct(qtbot, ct_dir):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    from tests.ui.test_viewport import drag
+    from viewer.core.volume import load_volume
+    from viewer.render.volume_render import PRESETS
+    from viewer.ui.reconstruction_window import ReconstructionWindow
+    from viewer.ui.volume_view import LEVEL_PER_PIXEL
+
+    window = ReconstructionWindow(load_volume(ct_dir), "3d", (40, 400))
+    qtbot.addWidget(window)
+    window.resize(700, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    view = window.view
+    view.render()
+    bone = view.grab_frame()
+
+    combo = window.preset_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == list(PRESETS)
+    combo.setCurrentIndex(combo.findData("ct-soft-tissue"))
+    assert view.preset_key == "ct-soft-tissue" and view.scene.preset is PRESETS["ct-soft-tissue"]
+    soft = view.grab_frame()
+    assert np.abs(soft.astype(int) - bone).mean() > 2  # skin and muscle now show
+
+    # right drag 50 px up: the transfer function moves by 50 px x LEVEL_PER_PIXEL, as a level would
+    w = view.vtk_widget
+    c = QPoint(w.width() // 2, w.height() // 2)
+    drag(w, [c, c + QPoint(0, -25), c + QPoint(0, -50)], Qt.MouseButton.RightButton)
+    ratio = w.devicePixelRatioF()
+    assert view.scene.shift == np.float64(50 * ratio * LEVEL_PER_PIXEL)
+    assert view.scene.scale == 1.0
+    moved = view.grab_frame()
+    assert np.abs(moved.astype(int) - soft).mean() > 1
+    drag(w, [c, c + QPoint(40, 0)], Qt.MouseButton.RightButton)
+    assert view.scene.scale > 1.0  # horizontal: wider
+
+    # crop to the patient's left half (LPS x above the centre): the screen's left half empties
+    combo.setCurrentIndex(combo.findData("ct-bone"))  # a preset starts unshifted
+    assert (view.scene.shift, view.scene.scale) == (0.0, 1.0)
+    window.crop_action.setChecked(True)
+    x0, x1, y0, y1, z0, z1 = view.scene.actor.GetBounds()
+    view.set_crop_bounds(((x0 + x1) / 2, x1, y0, y1, z0, z1))
+    cropped = view.grab_frame().astype(int)
+    background = cropped[5, 5]
+    left = np.abs(cropped[:, : cropped.shape[1] // 2 - 20] - background).max(axis=2)
+    right = np.abs(cropped[:, cropped.shape[1] // 2 + 20 :] - background).max(axis=2)
+    assert (left > 10).mean() < 0.001 and (right > 10).mean() > 0.05
+    window.crop_action.setChecked(False)
+    assert np.abs(view.grab_frame().astype(int)[:, : cropped.shape[1] // 2 - 20] - background).max(axis=2).mean() > 1
+
+    # rotate with a left drag, then R brings back the anterior view
+    camera = view.scene.renderer.GetActiveCamera()
+    front = np.array(camera.GetPosition())
+    drag(w, [c, c + QPoint(60, 0), c + QPoint(120, 10)])
+    assert np.linalg.norm(np.array(camera.GetPosition()) - front) > 10
+    QTest.keyClick(w, Qt.Key.Key_R)
+    assert np.allclose(camera.GetPosition(), front, atol=1e-3)
+    window.close()

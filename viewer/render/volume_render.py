@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: F401  (GPU ray-cast mapper factory)
 from vtkmodules.util.numpy_support import numpy_to_vtk
-from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPiecewiseFunction, vtkPlanes
+from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPiecewiseFunction, vtkPlane
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkRenderingCore import (
     vtkColorTransferFunction,
@@ -153,27 +153,21 @@ class VolumeScene:
         self.mapper.SetSampleDistance((2.0 if moving else 1.0) * min(self.image.GetSpacing()))
 
     def set_clipping_box(self, bounds_lps: tuple[float, float, float, float, float, float] | None) -> None:
-        """Keep only what lies inside an LPS box (xmin, xmax, ymin, ymax, zmin, zmax); None clears."""
-        if bounds_lps is None:
-            self.mapper.RemoveAllClippingPlanes()
-            return
-        planes = vtkPlanes()
-        planes.SetBounds(*bounds_lps)
-        # clipping planes are in the mapper's (image) coordinates: map them from LPS
-        inverse = vtkMatrix4x4()
-        vtkMatrix4x4.Invert(self.actor.GetUserMatrix(), inverse)
-        self.mapper.RemoveAllClippingPlanes()
-        normals = planes.GetNormals()
-        points = planes.GetPoints()
-        from vtkmodules.vtkCommonDataModel import vtkPlane
+        """Keep only what lies inside an LPS box (xmin, xmax, ymin, ymax, zmin, zmax); None clears.
 
-        m = np.array([[inverse.GetElement(r, c) for c in range(4)] for r in range(4)])
-        for n in range(planes.GetNumberOfPlanes()):
-            origin = m @ np.append(points.GetPoint(n), 1.0)
-            normal = np.linalg.inv(m[:3, :3]).T @ np.array(normals.GetTuple3(n))
+        Volume mappers take clipping planes in world coordinates (here LPS, the actor's user
+        matrix already places the image there) and keep what lies on each normal's side.
+        """
+        self.mapper.RemoveAllClippingPlanes()
+        if bounds_lps is None:
+            return
+        x0, x1, y0, y1, z0, z1 = bounds_lps
+        for origin, normal in (((x0, 0, 0), (1, 0, 0)), ((x1, 0, 0), (-1, 0, 0)),
+                               ((0, y0, 0), (0, 1, 0)), ((0, y1, 0), (0, -1, 0)),
+                               ((0, 0, z0), (0, 0, 1)), ((0, 0, z1), (0, 0, -1))):
             plane = vtkPlane()
-            plane.SetOrigin(*origin[:3])
-            plane.SetNormal(*(normal / np.linalg.norm(normal)))
+            plane.SetOrigin(*origin)
+            plane.SetNormal(*normal)
             self.mapper.AddClippingPlane(plane)
 
     def reset_camera(self) -> None:

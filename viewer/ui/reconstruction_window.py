@@ -3,14 +3,24 @@
 The MPR window has a tool bar like the 2D pane's reading tools: Crosshair (the MPR's own left
 button) and the measuring tools with the 2D pane's labels and tips (length, angle, ROIs,
 probe); the status bar shows the value and LPS position under the mouse and the last probe.
-The 3D window's File menu exports the iso-surface as STL in patient LPS mm.
+The 3D window's tool bar chooses the preset, shows the crop box and resets the view (right
+drag adjusts the transfer function); its File menu exports the iso-surface as STL in patient
+LPS mm.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMessageBox, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QInputDialog,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+    QWidget,
+)
 
 from viewer.core.errors import LightboxError
 from viewer.core.measurements import modality_unit
@@ -49,6 +59,7 @@ class ReconstructionWindow(QMainWindow):
             self.export_stl_action = file_menu.addAction("Export surface as STL…", self.ask_export_stl)
             self.export_stl_action.setToolTip("Iso-surface at a threshold (default: the bone preset's) "
                                               "as STL in patient LPS millimetres")
+            self._build_3d_tools()
         self.setCentralWidget(self.view)
         self.resize(1200, 500 if kind == "mpr" else 800)
 
@@ -82,6 +93,27 @@ class ReconstructionWindow(QMainWindow):
         self.tool_actions[tool].setChecked(True)
 
     # --- 3D ----------------------------------------------------------------------------------
+    def _build_3d_tools(self) -> None:
+        from viewer.render.volume_render import PRESETS
+
+        bar = QToolBar("3D", self)
+        bar.setObjectName("3d-toolbar")
+        self.preset_combo = QComboBox()
+        for key, preset in PRESETS.items():
+            self.preset_combo.addItem(preset.name, key)
+        self.preset_combo.setCurrentIndex(self.preset_combo.findData(self.view.preset_key))
+        self.preset_combo.setToolTip("Rendering preset; right drag moves (vertical) and widens (horizontal) it")
+        self.preset_combo.currentIndexChanged.connect(
+            lambda _i: self.view.set_preset(self.preset_combo.currentData()))
+        bar.addWidget(self.preset_combo)
+        self.crop_action = QAction("Crop", self, checkable=True,
+                                   toolTip="Show a box whose faces clip the volume (drag its handles)")
+        self.crop_action.toggled.connect(self.view.set_crop)
+        bar.addAction(self.crop_action)
+        bar.addAction(QAction("Reset view", self, toolTip="Anterior view, head up (R)",
+                              triggered=lambda: self.view.reset()))
+        self.addToolBar(bar)
+
     def ask_export_stl(self) -> None:
         """File → Export surface as STL…: ask for the threshold, then for the file."""
         unit = modality_unit(self.volume.headers[0]) if len(self.volume.headers) else ""
