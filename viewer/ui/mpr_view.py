@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QCursor
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleUser
 
 from viewer.core.measure_gesture import MeasureGesture
@@ -25,7 +25,7 @@ from viewer.core.measurements import KINDS
 from viewer.core.volume import Volume
 from viewer.render.mpr import MprScene
 from viewer.render.offscreen import read_frame
-from viewer.ui.vtk_widget import SafeVTKWidget
+from viewer.ui.vtk_widget import embed_vtk
 
 #: What the left button does: move the crosshair, or one of the 2D pane's measuring tools.
 MPR_TOOLS: tuple[str, ...] = ("crosshair", *KINDS)
@@ -42,12 +42,8 @@ class MprView(QWidget):
     def __init__(self, volume: Volume, window: tuple[float, float] = (40.0, 400.0),
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.vtk_widget = SafeVTKWidget(self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.vtk_widget)
+        self.vtk_widget = embed_vtk(self)
         self.render_window = self.vtk_widget.GetRenderWindow()
-        self.render_window.SetMultiSamples(0)  # 2D images gain nothing from MSAA; Mesa pays for it
         self.scene = MprScene(volume, window=window)
         for renderer in self.scene.renderers:
             self.render_window.AddRenderer(renderer)

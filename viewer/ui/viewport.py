@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCursor, QGuiApplication
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 
@@ -49,7 +49,7 @@ from viewer.render.measure_props import DrawnShape, outline
 from viewer.render.offscreen import read_frame
 from viewer.render.overlays import graphics_layer, lossy_note
 from viewer.render.slice_scene import SliceScene
-from viewer.ui.vtk_widget import SafeVTKWidget
+from viewer.ui.vtk_widget import embed_vtk
 
 TOOLS = ("window", "zoom", "pan", "scroll", "length", "angle", "rectangle", "ellipse", "freehand", "probe")
 MEASURE_TOOLS = ("length", "angle", "rectangle", "ellipse", "freehand", "probe")
@@ -89,15 +89,9 @@ class Viewport(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.vtk_widget = SafeVTKWidget(self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.vtk_widget)
+        self.vtk_widget = embed_vtk(self)
         self.scene = SliceScene()
         self.render_window = self.vtk_widget.GetRenderWindow()
-        # VTK asks for 8x multisampling by default; a 2D image gains nothing from it, and on
-        # Mesa llvmpipe it costs about 20 ms per frame at 512x512 (bench/viewport.py).
-        self.render_window.SetMultiSamples(0)
         self.render_window.AddRenderer(self.scene.renderer)
         self.style = vtkInteractorStyleImage()
         self.style.SetInteractionModeToImage2D()

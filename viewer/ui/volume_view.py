@@ -11,14 +11,14 @@ on a CPU-only machine.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 from vtkmodules.vtkInteractionWidgets import vtkBoxRepresentation, vtkBoxWidget2
 
 from viewer.core.volume import Volume
 from viewer.render.offscreen import read_frame
 from viewer.render.volume_render import VolumeScene
-from viewer.ui.vtk_widget import SafeVTKWidget
+from viewer.ui.vtk_widget import embed_vtk
 
 #: Transfer-function change per screen pixel of a right drag: level in modality units, width as a factor.
 LEVEL_PER_PIXEL = 2.0
@@ -30,12 +30,8 @@ class VolumeView(QWidget):
 
     def __init__(self, volume: Volume, preset: str = "ct-bone", parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.vtk_widget = SafeVTKWidget(self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.vtk_widget)
+        self.vtk_widget = embed_vtk(self)
         self.render_window = self.vtk_widget.GetRenderWindow()
-        self.render_window.SetMultiSamples(0)  # the ray-cast image gains nothing from MSAA; Mesa pays for it
         self.scene = VolumeScene(volume)
         self.scene.set_preset(preset)
         self.render_window.AddRenderer(self.scene.renderer)
