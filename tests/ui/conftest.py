@@ -16,16 +16,21 @@ def store(lightbox_home):
     store.close()
 
 
-@pytest.fixture
-def main_window(qtbot, store, lightbox_home):
+def open_main_window(qtbot, store, home):
+    """A shown MainWindow on ``store`` that pytest-qt closes; errors go to signals, not dialogs."""
     from viewer.ui.main_window import MainWindow
 
-    win = MainWindow(store, lightbox_home)
+    win = MainWindow(store, home)
     win.quiet_errors = True
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
     return win
+
+
+@pytest.fixture
+def main_window(qtbot, store, lightbox_home):
+    return open_main_window(qtbot, store, lightbox_home)
 
 
 def expected_gray(value: float, center: float, width: float) -> float:

@@ -8,24 +8,15 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from tests.ui.conftest import screen_pixel
+from tests.ui.conftest import open_main_window, screen_pixel
+from tests.ui.test_viewport import drag
 from viewer.store import Store
 from viewer.store.measurements import MeasurementStore
-from viewer.ui.main_window import MainWindow
 
 
 def widget_point(view, k: int, j: float, i: float) -> QPoint:
     row, col = screen_pixel(view.scene.renderer, view.volume.affine, k, j, i, view.vtk_widget.height())
     return QPoint(col, row)
-
-
-def new_window(qtbot, store: Store, home) -> MainWindow:
-    win = MainWindow(store, home)
-    win.quiet_errors = True
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
 
 
 def is_green(pixel: np.ndarray) -> bool:
@@ -35,18 +26,14 @@ def is_green(pixel: np.ndarray) -> bool:
 
 
 def draw_length(view, k: int, a: tuple[int, int], b: tuple[int, int]) -> None:
-    widget = view.vtk_widget
     start, end = widget_point(view, k, *a), widget_point(view, k, *b)
-    QTest.mousePress(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    for t in np.linspace(0, 1, 10):
-        QTest.mouseMove(widget, start + (end - start) * float(t))
-    QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    drag(view.vtk_widget, [start + (end - start) * float(t) for t in np.linspace(0, 1, 10)])
 
 
 def test_a_length_drawn_on_the_ct_is_there_after_reopening(qtbot, lightbox_home, ct_dir):
     store = Store.open(lightbox_home)
     try:
-        win = new_window(qtbot, store, lightbox_home)
+        win = open_main_window(qtbot, store, lightbox_home)
         with qtbot.waitSignal(win.volume_shown, timeout=60_000):
             win.open_path(ct_dir)
         study_uid = win.current_study_uid
@@ -72,7 +59,7 @@ def test_a_length_drawn_on_the_ct_is_there_after_reopening(qtbot, lightbox_home,
 
     store = Store.open(lightbox_home)  # the application starts again
     try:
-        win = new_window(qtbot, store, lightbox_home)
+        win = open_main_window(qtbot, store, lightbox_home)
         with qtbot.waitSignal(win.measurements_restored, timeout=60_000) as restored:
             win.open_study(study_uid)
         view, count = restored.args
@@ -107,19 +94,15 @@ def test_a_length_drawn_on_the_ct_is_there_after_reopening(qtbot, lightbox_home,
 def test_a_moved_end_point_is_kept(qtbot, lightbox_home, ct_dir):
     store = Store.open(lightbox_home)
     try:
-        win = new_window(qtbot, store, lightbox_home)
+        win = open_main_window(qtbot, store, lightbox_home)
         with qtbot.waitSignal(win.volume_shown, timeout=60_000):
             win.open_path(ct_dir)
         view = win.viewport
         k = view.slice_index
         g = view.scene.slice_geometry()
         m = view.add_measurement("length", [g.to_patient(256, 150), g.to_patient(256, 250)])
-        widget = view.vtk_widget
         a, b = widget_point(view, k, 256, 250), widget_point(view, k, 256, 300)
-        QTest.mousePress(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
-        QTest.mouseMove(widget, (a + b) / 2)
-        QTest.mouseMove(widget, b)
-        QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, b)
+        drag(view.vtk_widget, [a, (a + b) / 2, b])
         assert m.result["length"] == pytest.approx(150 * 1.07421875, abs=2 * view.scene.mm_per_pixel)
         win.measurement_keeper.flush()
         kept = MeasurementStore.open(store.index_path)
