@@ -10,6 +10,7 @@ Writes go to a temporary sibling, are fsync'ed, then ``os.replace``d onto the fi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -73,7 +74,8 @@ def write_atomic(final: Path, write: Callable[[BinaryIO], None], *, sync_dir: bo
             size = f.tell()
         os.replace(tmp, final)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. the folder could not be made at all
+            tmp.unlink(missing_ok=True)
         raise
     if sync_dir:
         fsync_dir(final.parent)

@@ -503,22 +503,13 @@ class Store:
 
     def _write_received(self, plan: _Planned) -> BaseException | None:
         """Write a receipt at its final name (temp file, rename); no fdatasync yet (see _finish)."""
-        item, final = plan.item, self.home / plan.stored_path
+        item = plan.item
         assert item.data is not None and item.header.part10
-        tmp = temp_path(final)
-        try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                f.write(item.data)
-            os.replace(tmp, final)
-        except OSError as exc:
-            with contextlib.suppress(OSError):  # e.g. the folder could not be made at all
-                tmp.unlink(missing_ok=True)
-            return exc
-        plan.size, plan.synced = len(item.data), False
-        item.path = final  # later copies compare against the file; the bytes can go
-        item.data = None
-        return None
+        failed = self._write_one(plan)
+        if failed is None:
+            item.path = self.home / plan.stored_path  # later copies compare against the file
+            item.data = None  # so the bytes can go
+        return failed
 
     def _write_one(self, plan: _Planned) -> BaseException | None:
         try:
