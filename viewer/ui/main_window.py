@@ -517,14 +517,14 @@ class MainWindow(QMainWindow):
         if study is None:
             self.status.setText("Open a study first, then compare it with a prior")
             return
-        priors = [p for p in self.store.priors(study_uid) if p.study.study_date <= study.study_date or
-                  not study.study_date]
+        every_prior = self.store.priors(study_uid)
+        priors = [p for p in every_prior if p.study.study_date <= study.study_date or not study.study_date]
         config = self.qr_panel.config
         nodes = [*config.nodes.values(), *config.dicomweb.values()]
         dialog = PriorsDialog(study.patient_name, priors, parent=self, searching_remote=bool(nodes))
         cancel = CancelToken()
         if nodes:  # the PACS answers while the reader looks at the local list
-            cached = {s.study_uid for s in self.store.studies()}
+            cached = {study_uid} | {p.study.study_uid for p in every_prior}  # this patient's, already here
             search = partial(find_remote_priors, nodes, study.patient_id, exclude=cached,
                              before=study.study_date, local=config.local)
             self.workers.submit(search, cancel=cancel,
