@@ -75,16 +75,9 @@ def retrieve_to_cache(
     With a running ``scp`` (the app's storage SCP) a C-MOVE routes its instances to this
     cache sink; without one, the retrieve starts an SCP on ``local.port`` for its duration.
     """
-    sink = CacheSink(store, node.name, on_added)
-    try:
-        report = retrieve(node, study_uid, series_uid, method=method or node.retrieve,  # type: ignore[arg-type]
-                          sink=sink, progress=progress, cancel=cancel, local=local, scp=scp)
-    except BaseException:
-        with contextlib.suppress(StoreError):  # what arrived before the failure stays cached
-            sink.flush()
-        raise
-    _flush(sink, report)
-    return report
+    return _into_cache(store, node.name, on_added, lambda sink: retrieve(
+        node, study_uid, series_uid, method=method or node.retrieve,  # type: ignore[arg-type]
+        sink=sink, progress=progress, cancel=cancel, local=local, scp=scp))
 
 
 def wado_to_cache(
@@ -102,15 +95,8 @@ def wado_to_cache(
     Each part is stored as the server sent it (no re-encoding) and indexed in batches, like a
     C-GET; instances already received stay cached when the transfer fails or is cancelled.
     """
-    sink = CacheSink(store, node.name, on_added)
-    try:
-        report = dicomweb.wado(node, study_uid, series_uid, sink=sink, progress=progress, cancel=cancel)
-    except BaseException:
-        with contextlib.suppress(StoreError):
-            sink.flush()
-        raise
-    _flush(sink, report)
-    return report
+    return _into_cache(store, node.name, on_added, lambda sink: dicomweb.wado(
+        node, study_uid, series_uid, sink=sink, progress=progress, cancel=cancel))
 
 
 def retrieve_any(
@@ -128,12 +114,22 @@ def retrieve_any(
     return retrieve_to_cache(store, node, study_uid, series_uid, **options)
 
 
-def _flush(sink: CacheSink, report: RetrieveReport) -> None:
+def _into_cache(store: Store, source: str, on_added: Callable[[str], None] | None,
+                transfer: Callable[[CacheSink], RetrieveReport]) -> RetrieveReport:
+    """Run ``transfer`` into a cache sink and wait for the index; what arrived before a failure stays."""
+    sink = CacheSink(store, source, on_added)
+    try:
+        report = transfer(sink)
+    except BaseException:
+        with contextlib.suppress(StoreError):
+            sink.flush()
+        raise
     try:
         sink.flush()
     except StoreError as exc:
         if report.error is None:
             report.error = NetError(f"received, but the cache could not index them: {exc}")
+    return report
 
 
 def send_from_cache(
