@@ -12,6 +12,8 @@ from pydicom.dataset import Dataset
 from viewer.core.errors import NetError, StoreError
 from viewer.core.tasks import CancelToken, ProgressCallback
 from viewer.net import dicomweb
+from viewer.net.echo import echo
+from viewer.net.find import FindQuery, find_all
 from viewer.net.nodes import DicomWebNode, LocalSettings, RemoteNode
 from viewer.net.retrieve import RetrieveReport, retrieve
 from viewer.net.send import SendReport, send
@@ -97,6 +99,26 @@ def wado_to_cache(
     """
     return _into_cache(store, node.name, on_added, lambda sink: dicomweb.wado(
         node, study_uid, series_uid, sink=sink, progress=progress, cancel=cancel))
+
+
+def verify_node(node: RemoteNode | DicomWebNode, local: LocalSettings | None = None) -> float:
+    """Round-trip seconds of C-ECHO to a DIMSE node, or of a minimal QIDO-RS to a DICOMweb one."""
+    return dicomweb.ping(node) if isinstance(node, DicomWebNode) else echo(node, local)
+
+
+def find_any(
+    node: RemoteNode | DicomWebNode,
+    level: str,
+    query: FindQuery | None = None,
+    *,
+    local: LocalSettings | None = None,
+    cancel: CancelToken | None = None,
+    limit: int | None = None,
+) -> list[Dataset]:
+    """C-FIND on a DIMSE node, QIDO-RS on a DICOMweb one; the same filters, the same answers."""
+    if isinstance(node, DicomWebNode):
+        return dicomweb.qido(node, level, query, limit=limit)
+    return find_all(node, level, query, cancel=cancel, local=local, limit=limit)
 
 
 def retrieve_any(

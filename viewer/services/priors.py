@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 
 from viewer.core.tasks import CancelToken
-from viewer.net.dicomweb import qido
 from viewer.net.errors import NetError
-from viewer.net.find import FindQuery, as_list, find_all
+from viewer.net.find import FindQuery, as_list
 from viewer.net.nodes import DicomWebNode, LocalSettings, RemoteNode
+from viewer.services.network import find_any
 
 #: Enough for any patient's history, small enough that a wrong Patient ID stays cheap.
 MAX_PRIORS_PER_NODE = 200
@@ -67,10 +67,7 @@ def find_remote_priors(
         if cancel is not None:
             cancel.raise_if_cancelled()
         try:
-            if isinstance(node, DicomWebNode):
-                answers = qido(node, "STUDY", query, limit=MAX_PRIORS_PER_NODE)
-            else:
-                answers = find_all(node, "STUDY", query, cancel=cancel, local=local, limit=MAX_PRIORS_PER_NODE)
+            answers = find_any(node, "STUDY", query, local=local, cancel=cancel, limit=MAX_PRIORS_PER_NODE)
         except NetError as exc:
             result.failures.append(f"{node.name}: {exc}")
             continue

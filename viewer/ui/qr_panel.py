@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,10 @@ from PySide6.QtWidgets import (
 from viewer.core.annotations import display_name
 from viewer.core.errors import Cancelled
 from viewer.core.tasks import CancelToken
-from viewer.net.dicomweb import ping, qido
-from viewer.net.echo import echo
-from viewer.net.find import FindQuery, find_all
+from viewer.net.find import FindQuery
 from viewer.net.nodes import DicomWebNode, NetConfig, RemoteNode, load_config
 from viewer.net.storescp import StorageSCP
-from viewer.services.network import retrieve_any
+from viewer.services.network import find_any, retrieve_any, verify_node
 from viewer.store import Store
 from viewer.ui.jobs import WorkerBridge
 from viewer.ui.jobs_panel import Job, JobRunner
@@ -239,10 +238,7 @@ class QueryRetrievePanel(QWidget):
             self.node_status.setText(f"failed: {exc}")
             self.echo_finished.emit(f"failed: {exc}")
 
-        if isinstance(node, DicomWebNode):
-            self.workers.submit(ping, node, on_done=self._live(done), on_error=self._live(failed))
-        else:
-            self.workers.submit(echo, node, self.config.local, on_done=self._live(done), on_error=self._live(failed))
+        self.workers.submit(verify_node, node, self.config.local, on_done=self._live(done), on_error=self._live(failed))
 
     # --- search --------------------------------------------------------------------------------
     def query(self) -> FindQuery:
@@ -273,11 +269,8 @@ class QueryRetrievePanel(QWidget):
     def _find(self, node: RemoteNode | DicomWebNode, level: str, query: FindQuery,
               done: Callable[[list[Dataset]], None], failed: Callable[[BaseException], None]) -> None:
         """C-FIND or QIDO-RS at ``level`` on a worker; answers on the GUI thread."""
-        if isinstance(node, DicomWebNode):
-            self.workers.submit(qido, node, level, query, on_done=self._live(done), on_error=self._live(failed))
-        else:
-            self.workers.submit(find_all, node, level, query, None, self.config.local, on_done=self._live(done),
-                                on_error=self._live(failed))
+        search = partial(find_any, node, level, query, local=self.config.local)
+        self.workers.submit(search, on_done=self._live(done), on_error=self._live(failed))
 
     def show_studies(self, studies: list[Dataset]) -> None:
         self.results.clear()
