@@ -74,7 +74,9 @@ def test_receiver_indexes_in_batches(store: Store, ct_dir: Path) -> None:
         assert receiver.add_part10(part10_bytes(_received(path))) == IMPORTED
     report = receiver.flush()
     assert report.imported == 25 and not report.failures
-    assert 3 <= len(batches) <= 5  # not one commit per instance
+    # Not one commit per instance: every commit but the flush's waits for 10. The committer
+    # takes everything waiting when it wakes, so a slow sync makes fewer, larger batches.
+    assert 1 <= len(batches) <= 3
     (study,) = store.studies()
     assert study.instance_count == 25 and batches[0] == [study.study_uid]
     assert _journal(store) == []
