@@ -31,7 +31,7 @@ from viewer.core.tasks import CancelToken
 from viewer.core.volume import Volume, load_volume
 from viewer.services.priors import find_remote_priors
 from viewer.store import ImportReport, Store
-from viewer.store.measurements import MeasurementStore, UnknownImageError
+from viewer.store.measurements import MeasurementStore, MprPlane, NotInCacheError
 from viewer.ui.jobs import WorkerBridge
 from viewer.ui.jobs_panel import Job, JobRunner, JobsPanel
 from viewer.ui.layout_grid import LayoutGrid, SeriesDrop
@@ -78,9 +78,13 @@ class MeasurementKeeper(QObject):
     them. Reading a series' measurements queues behind the writes, so a measurement drawn a
     moment ago is part of what comes back. :meth:`close` waits for queued writes: closing
     the window right after drawing loses nothing.
+
+    Measurements drawn in MPR planes are kept the same way, per series with their plane
+    (:meth:`save_on_plane`, :meth:`restore_planes`), for the MPR windows.
     """
 
     loaded = Signal(object, object, object)  # Viewport, Volume, list[Measurement] (GUI thread)
+    planes_loaded = Signal(object, object)  # the MPR window that asked, list[(Measurement, MprPlane)]
     failed = Signal(str)  # a write the index refused, e.g. an image opened without importing it
 
     def __init__(self, store: Store, parent: QObject | None = None) -> None:
@@ -102,7 +106,7 @@ class MeasurementKeeper(QObject):
         def run():
             try:
                 return work(*args)
-            except UnknownImageError:
+            except NotInCacheError:
                 return None  # not cached (a folder dropped without import): shown, not kept
             except Exception as exc:  # a full disk or a locked index must not lose the GUI
                 log.warning("measurement not kept: %s", exc)
@@ -128,6 +132,15 @@ class MeasurementKeeper(QObject):
         if not series_uid:
             return None
         return self._run(lambda: self.loaded.emit(view, volume, self._kept().for_series(series_uid)))
+
+    def save_on_plane(self, m: Measurement, series_uid: str, plane: MprPlane) -> Future | None:
+        """Keep a measurement drawn in an MPR ``plane`` of ``series_uid``."""
+        copy = Measurement.from_dict(m.to_dict())
+        return self._run(lambda: self._kept().save_on_plane(copy, series_uid, plane))
+
+    def restore_planes(self, target: object, series_uid: str) -> Future | None:
+        """Read the MPR measurements of a series; ``planes_loaded`` delivers them with ``target``."""
+        return self._run(lambda: self.planes_loaded.emit(target, self._kept().on_planes(series_uid)))
 
     def flush(self) -> None:
         """Wait until everything queued so far is in the index."""
@@ -380,11 +393,18 @@ class MainWindow(QMainWindow):
         for view, row in zip(used, series, strict=False):
             self.load_series_into(view, row.series_uid)
         self.grid.set_active(self.grid.viewports[0])
+        self.focus_viewport()
 
     def open_series(self, study_uid: str, series_uid: str) -> None:
         """Show one series in the active viewport."""
         self.current_study_uid = study_uid
         self.load_series_into(self.grid.active_viewport, series_uid)
+        self.focus_viewport()
+
+    def focus_viewport(self) -> None:
+        """Give the keyboard to the active viewport: after a double-click in the browser the
+        reader's next PgUp/PgDn/arrow key must scroll the images, not move the tree's selection."""
+        self.viewport.vtk_widget.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def load_series_into(self, view: Viewport, series_uid: str, window=None) -> None:
         """Load a cached series off the GUI thread and show it in ``view``."""
@@ -502,7 +522,8 @@ class MainWindow(QMainWindow):
         if volume is None or volume.voxels.shape[0] < 2:
             self.status.setText("Open a volumetric series first (MPR and 3D need more than one slice)")
             return None
-        window = ReconstructionWindow(volume, kind, self.viewport.scene.window, parent=self)
+        window = ReconstructionWindow(volume, kind, self.viewport.scene.window, parent=self,
+                                      keeper=self.measurement_keeper)
         self.reconstructions = [w for w in getattr(self, "reconstructions", []) if w.isVisible()] + [window]
         window.show()
         window.view.render()
@@ -592,6 +613,8 @@ class MainWindow(QMainWindow):
         self.grid.series_shown.connect(shown)
         self.load_series_into(first, left.series_uid)
         self.load_series_into(second, right.series_uid)
+        self.grid.set_active(first)
+        self.focus_viewport()
 
     # --- network -------------------------------------------------------------------------------
     def start_storage_scp(self) -> str:

@@ -1,0 +1,39 @@
+"""The main window as a reader meets it: keyboard focus, the status bar, settings, menus.
+
+Each test drives the real window on real data from ``../shared/data`` (pytest-qt) and fails
+on the behaviour a review found missing.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from tests.ui.test_browser import import_and_wait
+
+
+def study_index(win, study_uid):
+    from viewer.ui.study_browser import UID_ROLE
+
+    model = win.browser.model
+    return next(i for i in win.browser._all_indexes() if model.itemFromIndex(i).data(UID_ROLE) == study_uid)
+
+
+def test_keys_scroll_right_after_double_clicking_a_study(qtbot, main_window, ct_dir):
+    """PgDn/arrows act on the image as soon as the study is open, without clicking into it first."""
+    win = main_window
+    uid = import_and_wait(qtbot, win, [ct_dir]).study_uids[0]
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
+    index = study_index(win, uid)
+    win.browser.tree.setFocus()
+    win.browser.tree.setCurrentIndex(index)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is win.browser.tree)
+    with qtbot.waitSignal(win.volume_shown, timeout=60_000):
+        win.browser.tree.doubleClicked.emit(index)  # what a double-click on the row does
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is win.viewport.vtk_widget)
+    start = win.viewport.image_number()  # reading order: the first acquired image, then the next
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_PageDown)
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Down)
+    assert win.viewport.image_number() == start + 2
