@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+export PYTHONPYCACHEPREFIX="${XDG_CACHE_HOME:-$HOME/.cache}/lightbox/pycache"  # nothing written into the tree
 sample="${1:-}"
 if [[ -z "$sample" ]]; then
   if [[ -d ../shared/data/ct-pancreas-tcia ]]; then
@@ -19,4 +20,4 @@ if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
 fi
 shot="${TMPDIR:-/tmp}/lightbox-main-window.png"
 echo "no display: rendering on a virtual X server"
-xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp" .venv/bin/lightbox "$sample" --screenshot "$shot" --wait 1
+xvfb-run -a -s "-screen 0 1600x1000x24 -nolisten tcp" .venv/bin/lightbox "$sample" --screenshot "$shot" --wait 1

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
+# Nothing is written into the source tree at run time: byte code and ruff's cache go elsewhere.
+export PYTHONPYCACHEPREFIX="${XDG_CACHE_HOME:-$HOME/.cache}/lightbox/pycache"
 .venv/bin/python -m pytest "$@"
-.venv/bin/ruff check viewer tests bench
+.venv/bin/ruff check --no-cache viewer tests bench
 echo "ruff: clean"
