@@ -37,3 +37,38 @@ def test_keys_scroll_right_after_double_clicking_a_study(qtbot, main_window, ct_
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_PageDown)
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Down)
     assert win.viewport.image_number() == start + 2
+
+
+def open_ct(qtbot, win, ct_dir):
+    uid = import_and_wait(qtbot, win, [ct_dir]).study_uids[0]
+    with qtbot.waitSignal(win.volume_shown, timeout=60_000):
+        win.open_study(uid)
+    return uid
+
+
+def shown_value(win, view, report, k):
+    """The status text must carry the value of the voxel the viewport reports under the cursor."""
+    value = float(view.volume.voxels[k, report["row"], report["column"]])
+    return f"{value:.0f} HU at row {report['row']}, col {report['column']}"
+
+
+def test_the_value_under_the_cursor_and_the_probe_go_to_the_status_bar(qtbot, main_window, ct_dir):
+    from tests.ui.test_viewport import widget_point
+
+    win = main_window
+    open_ct(qtbot, win, ct_dir)
+    view = win.viewport
+    k, j, i = view.slice_index, 300, 256
+    with qtbot.waitSignal(view.hovered) as hovered:
+        QTest.mouseMove(view.vtk_widget, widget_point(view, view.volume, k, j, i))
+    report = hovered.args[0]
+    assert abs(report["row"] - j) <= 1 and abs(report["column"] - i) <= 1
+    assert win.value_label.text().startswith(shown_value(win, view, report, k))
+
+    win.reading_toolbar.select_tool("probe")
+    with qtbot.waitSignal(view.probed) as probed:
+        QTest.mouseClick(view.vtk_widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         widget_point(view, view.volume, k, 256, 200))
+    report = probed.args[0]
+    assert abs(report["row"] - 256) <= 1 and abs(report["column"] - 200) <= 1
+    assert win.value_label.text().startswith("Probe: " + shown_value(win, view, report, k))

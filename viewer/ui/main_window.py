@@ -234,6 +234,8 @@ class MainWindow(QMainWindow):
 
         self.status = QLabel("Import a CD, a folder or files (File menu), or drop them here")
         self.statusBar().addWidget(self.status, 1)
+        self.value_label = QLabel()  # the pixel value under the cursor, or the probe's last click
+        self.statusBar().addPermanentWidget(self.value_label)
         self.browser.study_selected.connect(self.thumbnails.show_study)
         self.browser.study_activated.connect(self.open_study)
         self.browser.series_activated.connect(self.open_series)
@@ -370,6 +372,8 @@ class MainWindow(QMainWindow):
     def _watch_viewport(self, view: Viewport) -> None:
         view.slice_changed.connect(lambda _k: self._update_status())
         view.window_changed.connect(lambda *_: self._update_status())
+        view.hovered.connect(lambda report: self.value_label.setText(value_text(report)))
+        view.probed.connect(lambda report: self.value_label.setText("Probe: " + value_text(report)))
 
     def image_series(self, study_uid: str) -> list:
         return [s for s in self.store.series(study_uid) if s.modality not in NON_IMAGE_MODALITIES]
@@ -748,6 +752,20 @@ class MainWindow(QMainWindow):
             window.close()
         self.grid.shutdown()  # children get no closeEvent: finalize VTK here
         super().closeEvent(event)
+
+
+def value_text(report: dict) -> str:
+    """'35 HU at row 300, col 256   LPS (12.3, -40.1, 88.0) mm' for a probe result (hover or click)."""
+    value, unit = report.get("value"), report.get("unit", "")
+    if isinstance(value, list):  # colour: R, G, B
+        shown = f"RGB {', '.join(f'{v:.0f}' for v in value)}"
+    elif not isinstance(value, float) or value != value:
+        shown = "outside the image"
+    else:
+        shown = f"{value:.0f} {unit}".rstrip() if value == int(value) else f"{value:.2f} {unit}".rstrip()
+    x, y, z = report.get("position", (0.0, 0.0, 0.0))
+    return (f"{shown} at row {report.get('row')}, col {report.get('column')}   "
+            f"LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
 
 
 def already_cached_studies(paths: list[Path]) -> list[str]:
