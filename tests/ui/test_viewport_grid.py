@@ -134,6 +134,40 @@ def test_sync_with_a_prior_uses_the_users_offset(reading):
     assert b.slice_index == 28
 
 
+def test_an_alignment_is_forgotten_when_a_viewport_shows_another_series(reading):
+    """Gap from issue 5: offsets were kept per viewport, so after aligning a prior 80 mm away,
+    two series sharing one frame of reference scrolled 22.5 mm apart."""
+    a, b = reading.grid.viewports[:2]
+    sync = reading.sync
+    voxels = np.zeros((40, 32, 32), np.int16)
+    current = make_volume(voxels, frame_uid="1.2.3.1", origin=(-90, -90, 0))
+    prior = make_volume(voxels, frame_uid="1.2.3.2", origin=(-90, -90, 130))
+    reading.grid.show_series_in(a, current, Window(40, 400))
+    reading.grid.show_series_in(b, prior, Window(40, 400))
+    a.set_slice(20)
+    b.set_slice(0)
+    sync.capture_offsets()  # what "align shown slices" and open_comparison do
+    assert sync.offsets  # the prior pair is aligned
+    series = make_volume(voxels, frame_uid="9.9.9", origin=(-90, -90, 0), patient="OTHER")
+    recon = make_volume(voxels, frame_uid="9.9.9", origin=(-90, -90, 0), patient="OTHER")
+    reading.grid.show_series_in(a, series, Window(40, 400))
+    assert not sync.offsets  # a's alignment went with its series
+    reading.grid.show_series_in(b, recon, Window(40, 400))
+    sync.capture_offsets()  # same frame of reference: nothing to capture
+    assert not sync.offsets
+    wheel(a.vtk_widget, 5)
+    assert float(b.slice_position()[2]) == pytest.approx(float(a.slice_position()[2]))
+    # a new prior in b is aligned afresh where it is shown, not with the old 80 mm
+    other_prior = make_volume(voxels, frame_uid="1.2.3.3", origin=(-90, -90, 20), patient="OTHER")
+    reading.grid.show_series_in(b, other_prior, Window(40, 400))
+    b.set_slice(10)  # z = 20 + 25 = 45 mm while a shows z = a's position
+    gap = float(b.slice_position()[2] - a.slice_position()[2])
+    wheel(a.vtk_widget, 2)  # +5 mm in a: b follows by the same 5 mm
+    assert float(b.slice_position()[2] - a.slice_position()[2]) == pytest.approx(gap)
+    b.clear()
+    assert not sync.offsets
+
+
 def test_linked_window_and_zoom(reading):
     a, b = reading.grid.viewports[:2]
     a.show_volume(make_volume(np.zeros((4, 64, 64), np.int16)), Window(40, 400))

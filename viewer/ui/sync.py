@@ -10,6 +10,10 @@ when their slice planes are parallel and
   anatomy and pressing "link" (:meth:`ViewportSync.capture_offsets`). Until then the offset
   captured when the pair first synchronises is used, so turning sync on never jumps.
 
+An offset belongs to the two series it was taken on, not to the viewports: it is forgotten as
+soon as either viewport shows another series (or none), and pairs sharing a frame of
+reference never have one (their positions already match, C.7.4.1.1.1).
+
 Reference lines: every other viewport that shows the same frame of reference in another
 orientation draws where the active viewport's slice cuts its image (the scout line), updated as
 the active viewport scrolls.
@@ -66,6 +70,19 @@ class ViewportSync(QObject):
         view.slice_changed.connect(lambda _k, v=view: self._scrolled(v))
         view.window_changed.connect(lambda c, w, v=view: self._windowed(v, c, w))
         view.view_changed.connect(lambda v=view: self._moved(v))
+        view.volume_changed.connect(lambda v=view: self.forget(v))
+
+    def forget(self, view: Viewport) -> None:
+        """Drop every offset involving ``view``: it shows another series now, and an alignment
+        taken on the previous one would put the new one on the wrong anatomy."""
+        self.offsets = {key: mm for key, mm in self.offsets.items() if id(view) not in key}
+
+    @staticmethod
+    def same_frame(a: Viewport, b: Viewport) -> bool:
+        """Both series share a Frame of Reference UID (C.7.4.1): positions compare directly."""
+        fa = a.volume.frame_of_reference_uid if a.volume is not None else ""
+        fb = b.volume.frame_of_reference_uid if b.volume is not None else ""
+        return bool(fa) and fa == fb
 
     def _others(self, source: Viewport) -> list[Viewport]:
         shown = set(map(id, self._grid.viewports)) if self._grid is not None else None
@@ -85,16 +102,19 @@ class ViewportSync(QObject):
     def offset(self, a: Viewport, b: Viewport) -> float:
         """mm to add to ``a``'s position (along ``b``'s normal) to find ``b``'s matching slice."""
         assert a.volume is not None and b.volume is not None
-        fa, fb = a.volume.frame_of_reference_uid, b.volume.frame_of_reference_uid
-        if fa and fa == fb:
-            return self.offsets.get((id(a), id(b)), 0.0)
+        if self.same_frame(a, b):
+            return 0.0
         key = (id(a), id(b))
         if key not in self.offsets:
             self.set_offset(a, b, float((b.slice_position() - a.slice_position()) @ _normal(b)))
         return self.offsets[key]
 
     def set_offset(self, a: Viewport, b: Viewport, mm: float) -> None:
-        """Align a prior: ``b`` shows ``a``'s position plus ``mm`` along ``b``'s normal."""
+        """Align a prior: ``b`` shows ``a``'s position plus ``mm`` along ``b``'s normal.
+
+        Ignored for series sharing a frame of reference: there the positions are the truth."""
+        if self.same_frame(a, b):
+            return
         self.offsets[(id(a), id(b))] = mm
         self.offsets[(id(b), id(a))] = -mm * float(_normal(a) @ _normal(b))
 
@@ -102,7 +122,7 @@ class ViewportSync(QObject):
         """Take the current slices as matching anatomy for every linked pair (the 'link' button)."""
         for a in self._views:
             for b in self._others(a):
-                if self.linked(a, b):
+                if self.linked(a, b) and not self.same_frame(a, b):
                     self.set_offset(a, b, float((b.slice_position() - a.slice_position()) @ _normal(b)))
 
     def update_reference_lines(self) -> None:

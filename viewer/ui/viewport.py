@@ -86,6 +86,7 @@ class Viewport(QWidget):
     probed = Signal(object)  # dict with the value under the cursor (probe tool, live)
     hovered = Signal(object)  # the same dict on every mouse move without a button: for a status bar
     cine_toggled = Signal(bool)
+    volume_changed = Signal()  # show_volume or clear: another series (or none) is shown now
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -175,6 +176,7 @@ class Viewport(QWidget):
         self.first_slice, self.reading_step = reading_order(volume)
         self.scene.set_slice(self.first_slice)  # no slice_changed: opening is not scrolling
         self._refresh()
+        self.volume_changed.emit()
 
     def clear(self) -> None:
         """Show nothing: no image, no annotations, no measurements (the "drop a series" hint).
@@ -205,6 +207,7 @@ class Viewport(QWidget):
         scene.overlays.set_edge_labels(EdgeLabels("", "", "", ""))
         scene.hint.SetInput("Drop a series here")
         self.render()
+        self.volume_changed.emit()
 
     @property
     def slice_index(self) -> int:
