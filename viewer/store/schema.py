@@ -97,6 +97,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX measurement_by_series ON measurement(series);
     CREATE INDEX measurement_by_image ON measurement(sop_uid, frame);
     """,
+    # 3: measurements drawn in MPR planes (viewer.store.measurements.MprPlane as JSON).
+    #
+    # A resliced plane is no stored image: such a row has sop_uid '' and says where it was
+    # drawn in `plane` (the view's name, a point on the plane and its row/column directions
+    # in patient LPS mm, PS3.3 C.7.6.2.1.1); NULL for a measurement on a stored image. Its
+    # points are LPS mm like every measurement's, so it hangs off the series (deletes
+    # cascade the same way) and means the same in the series' Frame of Reference however
+    # the volume is resampled.
+    """
+    ALTER TABLE measurement ADD COLUMN plane TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
