@@ -102,3 +102,73 @@ def test_errors_are_specific_and_leave_nothing_behind(tmp_path) -> None:
     export_stl(volume, tmp_path / "old.stl", 0)  # replaced whole
     assert (tmp_path / "old.stl").stat().st_size > 1000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "old.stl"]
+
+
+def triangle_fingerprint(path) -> np.ndarray:
+    """Order-free description of an STL's triangles: each coordinate of the centroids and the
+    areas, sorted (float32 vertices computed along two paths differ in the last bits only)."""
+    corners, normals = read_stl(path)
+    centroids = corners.mean(axis=1)
+    areas = np.linalg.norm(normals, axis=1) / 2
+    return np.stack([np.sort(centroids[:, 0]), np.sort(centroids[:, 1]), np.sort(centroids[:, 2]), np.sort(areas)])
+
+
+def test_slabs_cover_every_cell_once() -> None:
+    from viewer.render.surface import slabs
+
+    for shape in ((134, 512, 512), (2, 4, 4), (1000, 512, 512), (40, 2048, 2048)):
+        parts = slabs(*shape)
+        cells = [k for k0, k1 in parts for k in range(k0, k1)]
+        assert cells == list(range(shape[0] - 1))  # each cell layer exactly once, in order
+
+
+def test_the_surface_made_in_slabs_is_the_whole_volume_surface(ct, tmp_path, monkeypatch) -> None:
+    """Contouring slab by slab (for progress and cancel) gives exactly the one-pass surface."""
+    from viewer.render import surface
+
+    parts = []
+    info = export_stl(ct, tmp_path / "slabs.stl", DEFAULT_THRESHOLD, progress=parts.append)
+    assert len(surface.slabs(*ct.voxels.shape)) > 2  # the real CT is really cut up
+    monkeypatch.setattr(surface, "SLAB_VOXELS", 1 << 40)
+    assert len(surface.slabs(*ct.voxels.shape)) == 1
+    whole = export_stl(ct, tmp_path / "whole.stl", DEFAULT_THRESHOLD)
+    assert info.triangles == whole.triangles
+    np.testing.assert_allclose(triangle_fingerprint(tmp_path / "slabs.stl"),
+                               triangle_fingerprint(tmp_path / "whole.stl"), atol=1e-3, rtol=0)
+    # progress: every stage, in order, ending complete
+    assert [p.done for p in parts] == list(range(len(parts)))
+    assert {p.total for p in parts} == {len(parts) - 1}
+    assert parts[-1].message == "Written" and "Writing" in parts[-2].message
+
+
+def test_a_cancelled_export_leaves_the_old_file_and_no_temporary(ct, tmp_path) -> None:
+    from viewer.core.errors import Cancelled
+    from viewer.core.tasks import CancelToken
+
+    target = tmp_path / "bone.stl"
+    target.write_bytes(b"the user's previous export")
+    for stage in (0, 2, "Writing"):  # before the first slab, between slabs, with the file written
+        token = CancelToken()
+        seen = []
+
+        def progress(p, stage=stage, token=token, seen=seen):
+            seen.append(p)
+            if p.done == stage or (isinstance(stage, str) and p.message.startswith(stage)):
+                token.cancel()
+
+        with pytest.raises(Cancelled):
+            export_stl(ct, target, DEFAULT_THRESHOLD, progress=progress, cancel=token)
+        assert seen[-1].message != "Written"
+        assert target.read_bytes() == b"the user's previous export"
+        assert [p.name for p in tmp_path.iterdir()] == ["bone.stl"]
+
+
+def test_an_unwritable_place_says_what_to_do(tmp_path) -> None:
+    volume = sphere_only(acquisitions()["axial"])
+    (tmp_path / "folder.stl").mkdir()
+    with pytest.raises(SurfaceError, match="is a folder; choose a file name"):
+        export_stl(volume, tmp_path / "folder.stl", 0)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SurfaceError, match=r"cannot write here .*choose a folder you can write to"):
+        export_stl(volume, blocker / "out.stl", 0)
