@@ -43,7 +43,8 @@ def test_3d_window_exports_the_real_ct_bone_surface_as_stl(qtbot, ct_dir, tmp_pa
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(tmp_path / "bone"), "")))
     menu = window.menuBar().actions()[0].menu()
     action = next(a for a in menu.actions() if a.text() == "Export surface as STL…")
-    action.trigger()
+    with qtbot.waitSignal(window.export_finished, timeout=60_000):  # written on a worker thread
+        action.trigger()
     assert asked["value"] == 300 and "HU" in asked["label"]  # the bone preset's threshold, in HU
     corners, _ = read_stl(tmp_path / "bone.stl")  # ".stl" added to the name chosen
     assert len(corners) > 10_000

@@ -10,6 +10,13 @@ default), Ctrl+left drag rotates the crosshair (oblique; in two planes, double o
 resets, Delete removes the newest measurement of the plane under the mouse, Esc cancels the
 one being drawn. All geometry is in the Qt-free :class:`~viewer.render.mpr.MprScene`; this
 class only maps events to it.
+
+Each measurement remembers the plane it was drawn in (:meth:`MprView.plane_of`, an
+:class:`~viewer.store.measurements.MprPlane` in patient LPS mm) so the window can keep it in
+the cache; :meth:`MprView.show_kept` puts kept ones back. A measurement is drawn whenever its
+plane is the one shown (scrolling or rotating back to it shows it again), and
+:meth:`MprView.go_to` brings its plane back on screen, as a measurement list does on
+Horos/Weasis-style workstations.
 """
 
 from __future__ import annotations
@@ -21,10 +28,12 @@ from PySide6.QtWidgets import QWidget
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleUser
 
 from viewer.core.measure_gesture import MeasureGesture
-from viewer.core.measurements import KINDS
+from viewer.core.measurements import KINDS, Measurement
+from viewer.core.planes import STANDARD_AXES, rotation_matrix
 from viewer.core.volume import Volume
 from viewer.render.mpr import MprScene
 from viewer.render.offscreen import read_frame
+from viewer.store.measurements import MprPlane
 from viewer.ui.vtk_widget import embed_vtk
 
 #: What the left button does: move the crosshair, or one of the 2D pane's measuring tools.
@@ -65,6 +74,7 @@ class MprView(QWidget):
         self.tool = "crosshair"
         self._gesture: MeasureGesture | None = None
         self._gesture_plane: str | None = None  # where the measurement being drawn lies
+        self._planes: dict[str, MprPlane] = {}  # measurement id -> the plane it was drawn in
 
     def set_tool(self, tool: str) -> None:
         """Choose what the left button does (:data:`MPR_TOOLS`); drops a half-drawn measurement."""
@@ -148,6 +158,10 @@ class MprView(QWidget):
         plane = self._gesture_plane
         self.scene.set_draft(plane, None)
         m = self.scene.add_measurement(plane, kind, points)
+        grid = self.scene.planes[plane].grid
+        assert grid is not None
+        self._planes[m.id] = MprPlane(plane, tuple(grid.origin), tuple(grid.row_direction),
+                                      tuple(grid.column_direction))
         if kind == "probe":
             self.probed.emit(self.scene.probe(plane, points[0]))
         self.render()
@@ -171,9 +185,67 @@ class MprView(QWidget):
         plane = self.plane_at(round(pos.x() * ratio), round((self.vtk_widget.height() - pos.y() - 1) * ratio))
         shown = self.scene.visible_measurements(plane) if plane else []
         if shown:
-            self.scene.remove_measurement(shown[-1])
+            self.remove(shown[-1])
+
+    # --- kept measurements ---------------------------------------------------------------------
+    def plane_of(self, m: Measurement) -> MprPlane | None:
+        """The plane ``m`` was drawn in (LPS origin, row and column directions), or None."""
+        return self._planes.get(m.id)
+
+    @property
+    def measurements(self) -> list[tuple[Measurement, MprPlane]]:
+        """Every measurement of this MPR with its plane, in drawing order."""
+        return [(m, self._planes[m.id]) for m in self.scene.measurements if m.id in self._planes]
+
+    def show_kept(self, kept: list[tuple[Measurement, MprPlane]]) -> int:
+        """Put measurements kept from an earlier MPR of this series back; each is drawn when
+        its plane is shown. Returns how many were new here (ids already shown are skipped)."""
+        known = {m.id for m in self.scene.measurements}
+        added = 0
+        for m, plane in kept:
+            if m.id in known:
+                continue
+            # MprScene.add_measurement would give it a new id and measure it on the plane shown
+            # now; a kept one keeps its id and is measured again once its plane is on screen.
+            self.scene.measurements.append(m)
+            self.scene._drawn_in[m.id] = plane.view
+            self._planes[m.id] = plane
+            known.add(m.id)
+            added += 1
+        if added:
+            self.scene.refresh_shapes()
             self.render()
-            self.measurement_removed.emit(shown[-1])
+        return added
+
+    def remove(self, m: Measurement) -> None:
+        """Delete one measurement (from the scene; ``measurement_removed`` tells the keeper)."""
+        if m not in self.scene.measurements:
+            return
+        self.scene.remove_measurement(m)
+        self._planes.pop(m.id, None)
+        self.render()
+        self.measurement_removed.emit(m)
+
+    def is_shown(self, m: Measurement) -> bool:
+        """Whether ``m`` is drawn now (its plane is the one on screen)."""
+        plane = self._planes.get(m.id)
+        return plane is not None and m in self.scene.visible_measurements(plane.view)
+
+    def go_to(self, m: Measurement) -> None:
+        """Show the plane ``m`` was drawn in, with the crosshair on it: the view it was drawn
+        in turns to the plane's orientation (the other two follow, perpendicular to it) and
+        the crosshair centre moves to the measurement's centre on that plane."""
+        plane = self._planes.get(m.id)
+        if plane is None:
+            return
+        self._cancel_draft()
+        row0, col0 = STANDARD_AXES[plane.view]
+        crosshair = self.scene.crosshair
+        crosshair.rotation = _rotation_onto(np.cross(row0, col0), plane.normal)
+        centre = np.mean(np.asarray(m.points, dtype=float), axis=0)
+        crosshair.move_to(centre - plane.distance(centre) * plane.normal)
+        self.scene.update()
+        self.render()
 
     def _right_down(self, *_: object) -> None:
         x, y, _ = self._event()
@@ -240,3 +312,20 @@ class MprView(QWidget):
     def closeEvent(self, event) -> None:  # only when MprView itself is a top-level window
         self.shutdown()
         super().closeEvent(event)
+
+
+def _rotation_onto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A rotation taking unit vector ``a`` onto unit vector ``b``. A plane's in-plane axes
+    follow from its normal (:func:`viewer.core.planes.plane_axes`), so any such rotation
+    brings the plane back exactly."""
+    a = np.asarray(a, dtype=float) / np.linalg.norm(a)
+    b = np.asarray(b, dtype=float) / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    sine, cosine = float(np.linalg.norm(axis)), float(np.clip(a @ b, -1.0, 1.0))
+    if sine < 1e-12:
+        if cosine > 0:
+            return np.eye(3)
+        # half a turn about any axis perpendicular to a
+        helper = np.eye(3)[int(np.argmin(np.abs(a)))]
+        return rotation_matrix(np.cross(a, helper), np.pi)
+    return rotation_matrix(axis, float(np.arctan2(sine, cosine)))
