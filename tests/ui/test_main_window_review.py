@@ -72,3 +72,31 @@ def test_the_value_under_the_cursor_and_the_probe_go_to_the_status_bar(qtbot, ma
     report = probed.args[0]
     assert abs(report["row"] - 256) <= 1 and abs(report["column"] - 200) <= 1
     assert win.value_label.text().startswith("Probe: " + shown_value(win, view, report, k))
+
+
+def press(view, key):
+    QTest.keyClick(view.vtk_widget, key)
+    return view.scene.window
+
+
+def test_window_presets_edited_in_settings_reach_the_viewer(qtbot, store, lightbox_home, ct_dir):
+    """settings.json's presets apply at start-up, and a saved edit applies to the series already open."""
+    from tests.ui.conftest import open_main_window
+    from viewer.core.settings import Settings, load_settings, save_settings
+
+    save_settings(lightbox_home, Settings(user_presets=[
+        {"modality": "CT", "name": "Lung", "center": -500, "width": 1400},
+        {"modality": "CT", "name": "Pancreas", "center": 60, "width": 250, "key": "9"}]))
+    win = open_main_window(qtbot, store, lightbox_home)
+    open_ct(qtbot, win, ct_dir)
+    view = win.viewport
+    assert press(view, Qt.Key.Key_4) == (-500.0, 1400.0)  # the edited built-in keeps its key
+    assert press(view, Qt.Key.Key_9) == (60.0, 250.0)  # a preset of the user's own
+    win.reading_toolbar.presets_menu.aboutToShow.emit()
+    assert any("Pancreas" in a.text() for a in win.reading_toolbar.presets_menu.actions())
+
+    settings = load_settings(lightbox_home)  # what the settings dialog's Save does, then apply_settings
+    settings.user_presets[0]["center"] = -650
+    save_settings(lightbox_home, settings)
+    win.apply_settings()
+    assert press(view, Qt.Key.Key_4) == (-650.0, 1400.0)  # the open series follows the edit

@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.measurements import Measurement
+from viewer.core.presets import presets_for, with_overrides
+from viewer.core.settings import Settings, load_settings
 from viewer.core.tasks import CancelToken
 from viewer.core.volume import Volume, load_volume
 from viewer.services.priors import find_remote_priors
@@ -245,6 +247,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         self._restore_state()
         self.current_study_uid = ""
+        self.apply_reading_settings(load_settings(self.home))
         self._loading: dict[int, object] = {}  # id(viewport) -> token of the load it waits for
 
     # --- actions -------------------------------------------------------------------------------
@@ -668,7 +671,6 @@ class MainWindow(QMainWindow):
         """Re-read settings.json and nodes.json and apply them to the open window."""
         from PySide6.QtWidgets import QApplication
 
-        from viewer.core.settings import load_settings
         from viewer.ui.theme import apply_theme
 
         settings = load_settings(self.home)
@@ -677,7 +679,17 @@ class MainWindow(QMainWindow):
             apply_theme(app, dark=settings.theme == "dark")
         if self.viewport.annotations_visible != settings.annotations:
             self.viewport.toggle_annotations()
+        self.apply_reading_settings(settings)
         self.qr_panel.reload_nodes()
+
+    def apply_reading_settings(self, settings: Settings) -> None:
+        """The user's W/L presets (settings.json, edited in Settings) for every viewport: for
+        series opened from now on and, recomputed, for the series already on screen."""
+        table = with_overrides(settings.user_presets)
+        self.grid.set_preset_table(table)
+        for view in self.grid.all_viewports:
+            if view.volume is not None and not view.scene.is_color:
+                view.presets = presets_for(view.volume.headers[0], view.volume.voxels, table)
 
     def show_shortcuts(self) -> None:
         from viewer.ui.viewport import __doc__ as viewport_doc
