@@ -163,3 +163,42 @@ def test_renders_a_series_from_the_cache_by_uid(series, tmp_path, capsys, lightb
                              np.array(geo["row_direction"]) * geo["pixel_spacing_mm"][1],
                              geo["normal"]]), SPHERE_CENTER - np.array(geo["origin_lps_mm"]))[:2])
         assert frame[row, col] > 100 and frame[0, 0] == 0  # sphere (1000) grey, air black
+
+
+# --- real data: the real CT -----------------------------------------------------------------------
+
+
+def ct_files_by_z(ct_dir: Path) -> dict[float, Path]:
+    """The real CT's files keyed by Image Position (Patient) z, rounded to 0.01 mm."""
+    import pydicom
+
+    return {round(float(pydicom.dcmread(p, stop_before_pixels=True).ImagePositionPatient[2]), 2): p
+            for p in sorted(ct_dir.glob("*.dcm"))}
+
+
+def test_negative_window_centre_and_lps_point_as_typed(ct_dir, tmp_path, capsys) -> None:
+    """``--window -600/1500`` and ``--at -10,20,300`` exited 2 ("expected one argument")."""
+    from viewer.core.pixels.display import display_frame
+    from viewer.core.pixels.voi import Window
+    from viewer.core.reading import read_dataset
+
+    out = tmp_path / "lung.png"
+    code, geo = render(capsys, ct_dir, "--window", "-600/1500", "--json", "-o", out)
+    assert code == 0 and geo["window"] == {"center": -600.0, "width": 1500.0}
+    path = ct_files_by_z(ct_dir)[round(geo["origin_lps_mm"][2], 2)]
+    expected = display_frame(read_dataset(path), voi=Window(-600, 1500)).pixels.astype(int)
+    frame = read_png(out)[..., 0].astype(int)
+    assert frame.shape == expected.shape and np.abs(frame - expected)[1:-1, 1:-1].max() <= 1
+    assert 30 < np.median(frame) < 225  # a lung window: not the soft-tissue window's black air
+    equals = tmp_path / "equals.png"
+    assert render(capsys, ct_dir, "--window=-600/1500", "-o", equals)[0] == 0
+    np.testing.assert_array_equal(read_png(equals), read_png(out))
+
+    out = tmp_path / "coronal.png"
+    code, geo = render(capsys, ct_dir, "--plane", "coronal", "--at", "-10,20,300", "--json", "-o", out)
+    assert code == 0
+    assert geo["origin_lps_mm"][1] == pytest.approx(20.0)  # the coronal plane through y = 20 mm
+    code, geo = render(capsys, ct_dir, "--plane", "sagittal", "--at", "-10,-20.5,300", "--json", "-o", out)
+    assert code == 0 and geo["origin_lps_mm"][0] == pytest.approx(-10.0)
+    assert main(["render", str(ct_dir), "--window", "-600", "-o", str(out)]) == 2  # still checked
+    assert "CENTER/WIDTH" in capsys.readouterr().err

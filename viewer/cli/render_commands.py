@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -56,6 +57,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, metavar="VALUE",
                    help="iso-surface value for --stl in modality units (default: the CT bone preset's, 300 HU)")
     p.add_argument("-o", "--output", metavar="OUT.png", help="the PNG to write (required unless --stl)")
+    # argparse takes "-600/1500" or "-10,20,300" for an unknown option ("expected one argument"):
+    # only plain negative numbers count as values. These options take negative numbers joined
+    # by "/" or "," (a lung window's centre, an LPS point right of or anterior to the origin),
+    # so any argument that starts with "-" and a digit is a value here; no option of this
+    # command looks like that.
+    p._negative_number_matcher = re.compile(r"^-\.?\d")
     p.set_defaults(func=run)
 
 
