@@ -6,6 +6,11 @@ on the behaviour a review found missing.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -100,3 +105,41 @@ def test_window_presets_edited_in_settings_reach_the_viewer(qtbot, store, lightb
     save_settings(lightbox_home, settings)
     win.apply_settings()
     assert press(view, Qt.Key.Key_4) == (-650.0, 1400.0)  # the open series follows the edit
+
+
+DAMAGED_SETTINGS = ['{"theme": "blue"}\n', '{"theme": "dark", "annotations": tr']  # a bad value; a cut-off file
+
+
+def test_a_damaged_settings_file_does_not_stop_the_viewer(qtbot, store, lightbox_home, ct_dir):
+    """Defaults are used, the user's file is kept beside as settings.json.bad, the status bar says so."""
+    from tests.ui.conftest import open_main_window
+
+    path = lightbox_home / "settings.json"
+    (lightbox_home / "settings.json.bad").write_text("an older damaged file\n")  # never overwritten
+    path.write_text(DAMAGED_SETTINGS[0])
+    win = open_main_window(qtbot, store, lightbox_home)
+    kept = lightbox_home / "settings.json.bad.1"
+    assert kept.read_text() == DAMAGED_SETTINGS[0] and not path.exists()
+    assert (lightbox_home / "settings.json.bad").read_text() == "an older damaged file\n"
+    assert str(kept) in win.statusBar().currentMessage() and "blue" in win.statusBar().currentMessage()
+    open_ct(qtbot, win, ct_dir)
+    assert press(win.viewport, Qt.Key.Key_4) == (-600, 1500)  # the default presets work
+
+    path.write_text(DAMAGED_SETTINGS[1])  # damaged while running (another editor): Save & apply survives too
+    win.apply_settings()
+    assert (lightbox_home / "settings.json.bad.2").read_text() == DAMAGED_SETTINGS[1]
+    assert "cannot read settings" in win.statusBar().currentMessage()
+
+
+@pytest.mark.parametrize("damaged", DAMAGED_SETTINGS, ids=["bad-value", "truncated"])
+def test_the_application_starts_with_a_damaged_settings_file(lightbox_home, tmp_path, damaged):
+    """`lightbox view` exited with "theme must be one of ..." / "cannot read settings"."""
+    (lightbox_home / "settings.json").write_text(damaged)
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(QT_QPA_PLATFORM="offscreen", VTK_DEFAULT_OPENGL_WINDOW="vtkOSOpenGLRenderWindow")
+    shot = tmp_path / "shot.png"
+    done = subprocess.run([sys.executable, "-m", "viewer", "--home", str(lightbox_home), "view",
+                           "--screenshot", str(shot)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert shot.stat().st_size > 1000
+    assert (lightbox_home / "settings.json.bad").read_text() == damaged

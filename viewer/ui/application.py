@@ -17,13 +17,17 @@ def run_application(home_dir: Path, path: str | None, screenshot: str | None, wa
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Lightbox")
-    from viewer.core.settings import load_settings
+    from viewer.ui.user_settings import load_or_recover
 
-    apply_theme(app, dark=load_settings(home_dir).theme == "dark")
+    settings, problem = load_or_recover(home_dir)  # a damaged file is set aside, never fatal
+    apply_theme(app, dark=settings.theme == "dark")
     store = Store.open(home_dir)
     window = MainWindow(store, home_dir)
     app.aboutToQuit.connect(window.grid.shutdown)
+    window.quiet_errors = bool(screenshot)
     window.show()
+    if problem:
+        QTimer.singleShot(0, lambda: window.warn_settings(problem))  # once the window is on screen
     if not screenshot:
         window.start_storage_scp()
     exit_code = 0

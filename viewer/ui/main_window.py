@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from viewer.core.measurements import Measurement
 from viewer.core.presets import presets_for, with_overrides
-from viewer.core.settings import Settings, load_settings
+from viewer.core.settings import Settings
 from viewer.core.tasks import CancelToken
 from viewer.core.volume import Volume, load_volume
 from viewer.services.priors import find_remote_priors
@@ -44,6 +44,7 @@ from viewer.ui.sync import ViewportSync
 from viewer.ui.tag_browser import TagBrowser
 from viewer.ui.thumbnails import ThumbnailStrip
 from viewer.ui.toolbar import ReadingToolbar
+from viewer.ui.user_settings import load_or_recover
 from viewer.ui.viewport import Viewport
 
 TITLE = "Lightbox"
@@ -247,7 +248,10 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         self._restore_state()
         self.current_study_uid = ""
-        self.apply_reading_settings(load_settings(self.home))
+        settings, problem = load_or_recover(self.home)
+        self.apply_reading_settings(settings)
+        if problem:
+            self.warn_settings(problem)
         self._loading: dict[int, object] = {}  # id(viewport) -> token of the load it waits for
 
     # --- actions -------------------------------------------------------------------------------
@@ -673,7 +677,9 @@ class MainWindow(QMainWindow):
 
         from viewer.ui.theme import apply_theme
 
-        settings = load_settings(self.home)
+        settings, problem = load_or_recover(self.home)
+        if problem:
+            self.warn_settings(problem)
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, dark=settings.theme == "dark")
@@ -681,6 +687,14 @@ class MainWindow(QMainWindow):
             self.viewport.toggle_annotations()
         self.apply_reading_settings(settings)
         self.qr_panel.reload_nodes()
+
+    def warn_settings(self, problem: str) -> None:
+        """A damaged settings.json was set aside: say so where the reader looks (status bar, and
+        a dialog unless errors are quiet, as in tests and screenshots)."""
+        log.warning("%s", problem)
+        self.statusBar().showMessage(problem)
+        if self.isVisible() and not self.quiet_errors:
+            QMessageBox.warning(self, TITLE, problem)
 
     def apply_reading_settings(self, settings: Settings) -> None:
         """The user's W/L presets (settings.json, edited in Settings) for every viewport: for
