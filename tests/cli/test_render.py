@@ -202,3 +202,37 @@ def test_negative_window_centre_and_lps_point_as_typed(ct_dir, tmp_path, capsys)
     assert code == 0 and geo["origin_lps_mm"][0] == pytest.approx(-10.0)
     assert main(["render", str(ct_dir), "--window", "-600", "-o", str(out)]) == 2  # still checked
     assert "CENTER/WIDTH" in capsys.readouterr().err
+
+
+def test_slice_counts_in_reading_order_and_is_labelled_as_the_viewer_does(qtbot, ct_dir, tmp_path, capsys) -> None:
+    """``--slice 0`` wrote the pelvis (Instance Number 134) labelled "Im 1/134"; the viewer opens
+    on Instance Number 1 (the top slice) and labels the pelvis "Im 134/134"."""
+    from viewer.core.pixels.voi import Window
+    from viewer.core.volume import load_volume
+    from viewer.ui.viewport import Viewport
+
+    by_z = ct_files_by_z(ct_dir)
+    reports = {}
+    for number in (0, 133):
+        code, geo = render(capsys, ct_dir, "--slice", str(number), "--annotate", "--json", "-o",
+                           tmp_path / f"{number}.png")
+        assert code == 0 and geo["slice"] == number
+        reports[number] = geo
+    first, last = reports[0], reports[133]
+    assert first["instance_number"] == 1 and by_z[round(first["origin_lps_mm"][2], 2)].name == "1-001.dcm"
+    assert last["instance_number"] == 134 and by_z[round(last["origin_lps_mm"][2], 2)].name == "1-134.dcm"
+    assert first["annotations"]["lower_left"].splitlines()[0] == "Im 1/134"
+    assert last["annotations"]["lower_left"].splitlines()[0] == "Im 134/134"
+    # the viewer: opens on the same image, and labels both the same way
+    view = Viewport()
+    qtbot.addWidget(view)
+    try:
+        view.show_volume(load_volume(sorted(ct_dir.glob("*.dcm"))), Window(40, 400))
+        assert view.slice_index == first["volume_index"] == view.slice_at(0)
+        for geo in (first, last):
+            view.set_slice(geo["volume_index"])
+            assert view.scene.corner_text("lower_left").splitlines()[0] == \
+                geo["annotations"]["lower_left"].splitlines()[0]
+            np.testing.assert_allclose(view.scene.slice_geometry().origin, geo["origin_lps_mm"], atol=1e-4)
+    finally:
+        view.shutdown()

@@ -1,7 +1,9 @@
 """``lightbox render``: one image of a series to PNG, offscreen, through the VTK pipeline.
 
-Without ``--plane`` it renders acquired slice ``--slice K`` exactly as stored (one output
-pixel per stored pixel). With ``--plane axial|coronal|sagittal`` it reconstructs that plane
+Without ``--plane`` it renders acquired image ``--slice K`` exactly as stored (one output
+pixel per stored pixel). K counts from 0 in reading order, as the viewer pages: 0 is the image
+the acquisition starts with (the lowest Instance Number), and ``--annotate`` labels it
+"Im K+1/N" as the viewport does. With ``--plane axial|coronal|sagittal`` it reconstructs that plane
 in patient coordinates through ``--at X,Y,Z`` (LPS mm, default the volume centre), optionally
 as a ``--slab MM`` MIP/MinIP/average, in the radiological convention (patient right on the
 image's left for axial and coronal, head up for coronal and sagittal, anterior on the left
@@ -43,7 +45,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("source", help="a DICOM file or folder, or a study/series UID in the cache")
     p.add_argument("--series", metavar="UID", help="which series, when SOURCE holds several")
-    p.add_argument("--slice", type=int, metavar="K", help="acquired slice index, 0-based (default: middle)")
+    p.add_argument("--slice", type=int, metavar="K",
+                   help="acquired image K, 0-based in reading order (0 = lowest Instance Number, "
+                        "shown as 'Im 1/N' in the viewer; default: the middle one)")
     p.add_argument("--window", metavar="CENTER/WIDTH", help="window, e.g. 40/400 (default: the file's)")
     p.add_argument("--size", metavar="WxH", help="output size in pixels (the image is fitted, aspect kept)")
     p.add_argument("--annotate", action="store_true", help="draw corner annotations and edge letters")
@@ -74,6 +78,13 @@ def _parse_window(text: str) -> tuple[float, float]:
     if width < 1:
         raise RenderUsageError(f"--window width must be >= 1, got {width:g}")
     return center, width
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -137,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from viewer.core.annotations import corner_texts
     from viewer.core.pixels.voi import default_window
     from viewer.core.planes import acquired_slice_grid, covering_grid, standard_grid, volume_center
+    from viewer.core.reading_order import reading_order
     from viewer.core.volume import load_volume
     from viewer.render.mpr import Reslicer, Slab, render_plane, write_png
 
@@ -162,10 +174,13 @@ def run(args: argparse.Namespace) -> int:
     reslicer.set_interpolation(args.interpolation)
     shape = volume.voxels.shape
     n = shape[0]
+    number = None  # the 0-based image number in reading order (what the viewer's "Im k/N" counts)
     if args.plane is None:
-        k = n // 2 if args.slice is None else args.slice
-        if not 0 <= k < n:
-            raise RenderUsageError(f"--slice {k} is out of range: the series has {n} slices (0..{n - 1})")
+        number = n // 2 if args.slice is None else args.slice
+        if not 0 <= number < n:
+            raise RenderUsageError(f"--slice {number} is out of range: the series has {n} images (0..{n - 1})")
+        _first, step = reading_order(volume)  # as Viewport.slice_at: volume index of image `number`
+        k = number if step > 0 else n - 1 - number
         grid = acquired_slice_grid(volume.affine, shape, k)
         if size is not None:
             one = volume.affine.copy()
@@ -185,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         window = (chosen.center, chosen.width)
     texts = None
     if args.annotate:
-        texts = corner_texts(header, index if index is not None else 0, n, window)
+        texts = corner_texts(header, number if number is not None else 0, n, window)
         if index is None:
             slab_text = f"  {slab.mode.upper()} {slab.thickness:g} mm" if slab else ""
             texts["lower_left"] = f"{args.plane.capitalize()} MPR{slab_text}\n" + "LPS ({:.1f}, {:.1f}, {:.1f})".format(
@@ -201,7 +216,10 @@ def run(args: argparse.Namespace) -> int:
             "series_uid": str(volume.headers[0].get("SeriesInstanceUID", "")) if volume.headers else "",
             "frame_of_reference_uid": volume.frame_of_reference_uid,
             "plane": args.plane or "acquired",
-            "slice": index,
+            "slice": number,  # --slice: 0-based in reading order
+            "volume_index": index,  # the same image's index in the volume (sorted along the normal)
+            "instance_number": _int_or_none(header.get("InstanceNumber")) if index is not None else None,
+            "annotations": texts,
             "window": {"center": window[0], "width": window[1]},
             "slab": None if slab is None else {"thickness_mm": slab.thickness, "mode": slab.mode},
             "interpolation": args.interpolation,
