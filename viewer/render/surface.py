@@ -147,7 +147,7 @@ def iso_surface(voxels: np.ndarray, affine: np.ndarray, threshold: float, *,
         last = reverse
     last.Update()
     surface = vtkPolyData()
-    surface.DeepCopy(last.GetOutput())
+    surface.ShallowCopy(last.GetOutput())  # the arrays outlive the filters that made them
     return surface
 
 
