@@ -103,9 +103,9 @@ def test_a_coronal_length_is_there_after_closing_mpr_and_restarting(qtbot, light
 
         # scrolling away hides it, scrolling back shows it again
         mpr.view.scene.scroll("coronal", 5)
-        assert not mpr.view.is_shown(shown)
+        assert not mpr.view.is_shown(shown) and "(not shown)" in mpr.measurement_list.item(0).text()
         mpr.view.scene.scroll("coronal", -5)
-        assert mpr.view.is_shown(shown)
+        assert mpr.view.is_shown(shown) and "(not shown)" not in mpr.measurement_list.item(0).text()
 
         # Delete in the measurement list forgets it in the index too
         removed = []

@@ -154,15 +154,30 @@ class ReconstructionWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.measurement_dock)
         self.view.measurement_added.connect(lambda _m: self.refresh_measurement_list())
         self.view.measurement_removed.connect(lambda _m: self.refresh_measurement_list())
+        self.view.scene.listeners.append(self._update_measurement_lines)  # planes moved: shown or not
+
+    def _line(self, m: Measurement) -> str:
+        plane = self.view.plane_of(m)
+        where = (plane.view.capitalize() if plane else "?") + ("" if self.view.is_shown(m) else " (not shown)")
+        return f"{where} — {m.kind}: {m.summary().replace(chr(10), '  ')}"
 
     def refresh_measurement_list(self) -> None:
         """One line per measurement: its plane, whether it is on screen, its value."""
         self.measurement_list.clear()
-        for m, plane in self.view.measurements:
-            where = plane.view.capitalize() + ("" if self.view.is_shown(m) else " (not shown)")
-            item = QListWidgetItem(f"{where} — {m.kind}: {m.summary().replace(chr(10), '  ')}")
+        for m, _plane in self.view.measurements:
+            item = QListWidgetItem(self._line(m))
             item.setData(Qt.ItemDataRole.UserRole, m)
             self.measurement_list.addItem(item)
+
+    def _update_measurement_lines(self) -> None:
+        """After every crosshair move: cheap (a few measurements), and only changed lines are set."""
+        if self._closed:
+            return
+        for row in range(self.measurement_list.count()):
+            item = self.measurement_list.item(row)
+            text = self._line(item.data(Qt.ItemDataRole.UserRole))
+            if item.text() != text:
+                item.setText(text)
 
     def go_to(self, m: Measurement) -> None:
         """Bring the plane ``m`` was drawn in on screen (from the list)."""
