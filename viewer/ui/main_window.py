@@ -31,6 +31,7 @@ from viewer.core.presets import presets_for, with_overrides
 from viewer.core.settings import Settings
 from viewer.core.tasks import CancelToken
 from viewer.core.volume import Volume, load_volume
+from viewer.services.prior_series import matching_series
 from viewer.services.priors import find_remote_priors
 from viewer.store import ImportReport, Store
 from viewer.store.measurements import MeasurementStore, MprPlane, NotInCacheError
@@ -593,14 +594,15 @@ class MainWindow(QMainWindow):
         return job
 
     def open_comparison(self, current_uid: str, prior_uid: str) -> None:
-        """Current study left, prior right (1x2): matching series, synchronised scrolling, same window."""
+        """Current study left, prior right (1x2): the series being read (the active viewport's)
+        beside the prior's matching series, synchronised scrolling, same window."""
         current, prior = self.image_series(current_uid), self.image_series(prior_uid)
         if not current or not prior:
             self._failed(ValueError("both studies need an image series to compare"))
             return
-        left = current[0]
-        right = next((s for s in prior if s.modality == left.modality and s.description == left.description),
-                     next((s for s in prior if s.modality == left.modality), prior[0]))
+        left = self.series_being_read(current)
+        right = matching_series(self.store, left, prior)
+        self._accept_same_patient(current_uid, prior_uid)
         self.current_study_uid = current_uid
         self.grid.set_layout(1, 2)
         first, second = self.grid.viewports[:2]
@@ -626,6 +628,21 @@ class MainWindow(QMainWindow):
         self.load_series_into(second, right.series_uid)
         self.grid.set_active(first)
         self.focus_viewport()
+
+    def series_being_read(self, series: list) -> object:
+        """The series of ``series`` (one study's) shown in the active viewport, else its largest
+        stack: the one the reader is reading, rather than the lowest-numbered localizer."""
+        volume = self.viewport.volume
+        shown = str(volume.headers[0].get("SeriesInstanceUID") or "") if volume is not None else ""
+        return next((s for s in series if s.series_uid == shown),
+                    max(series, key=lambda s: (s.instance_count, -(s.number or 0))))
+
+    def _accept_same_patient(self, current_uid: str, prior_uid: str) -> None:
+        """A prior the reader chose though matched on name and birth date only (another Patient
+        ID, see Store.priors) is the same patient for synchronised scrolling."""
+        a, b = self.store.study(current_uid), self.store.study(prior_uid)
+        if a is not None and b is not None and a.patient_id and b.patient_id and a.patient_id != b.patient_id:
+            self.sync.same_patients.add(frozenset((a.patient_id, b.patient_id)))
 
     # --- network -------------------------------------------------------------------------------
     def start_storage_scp(self) -> str:

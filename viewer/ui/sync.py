@@ -52,6 +52,7 @@ class ViewportSync(QObject):
         self.reference_lines_enabled = True
         self._current: Viewport | None = None  # the reference-line source without a grid
         self.offsets: dict[tuple[int, int], float] = {}  # (id(a), id(b)) -> mm added along b's normal
+        self.same_patients: set[frozenset[str]] = set()  # Patient IDs the reader accepted as one patient
         self._views: list[Viewport] = []
         self._busy = False
         self._grid = grid
@@ -97,7 +98,8 @@ class ViewportSync(QObject):
             return False
         same_frame = a.volume.frame_of_reference_uid and \
             a.volume.frame_of_reference_uid == b.volume.frame_of_reference_uid
-        return bool(same_frame) or (bool(_patient_id(a)) and _patient_id(a) == _patient_id(b))
+        pa, pb = _patient_id(a), _patient_id(b)  # a prior matched on name and birth date counts once accepted
+        return bool(same_frame) or (bool(pa) and (pa == pb or frozenset((pa, pb)) in self.same_patients))
 
     def offset(self, a: Viewport, b: Viewport) -> float:
         """mm to add to ``a``'s position (along ``b``'s normal) to find ``b``'s matching slice."""
