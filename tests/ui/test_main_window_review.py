@@ -143,3 +143,61 @@ def test_the_application_starts_with_a_damaged_settings_file(lightbox_home, tmp_
     assert done.returncode == 0, done.stderr
     assert shot.stat().st_size > 1000
     assert (lightbox_home / "settings.json.bad").read_text() == damaged
+
+
+def ct_with_a_localizer(qtbot, win, ct_dir, tmp_path):
+    """The real CT plus a one-image localizer series in the same study: (study, CT series, localizer)."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from tests.ui.test_compare_prior import CORONAL, reissue
+
+    first = sorted(ct_dir.glob("*.dcm"))[0]
+    header = pydicom.dcmread(first, stop_before_pixels=True)
+    scout = generate_uid()
+    reissue([first], tmp_path / "scout", study=header.StudyInstanceUID, series=scout,
+            frame=header.FrameOfReferenceUID, number=1, description="Topogram", orientation=CORONAL,
+            patient_id=header.PatientID, date=header.StudyDate)
+    import_and_wait(qtbot, win, [ct_dir])
+    import_and_wait(qtbot, win, [tmp_path / "scout"])
+    return header.StudyInstanceUID, header.SeriesInstanceUID, scout
+
+
+def test_export_from_a_series_row_exports_that_series_only(qtbot, main_window, ct_dir, tmp_path, monkeypatch):
+    import pydicom
+
+    from viewer.ui.export_dialog import ExportDialog
+
+    win = main_window
+    study, _ct_series, scout = ct_with_a_localizer(qtbot, win, ct_dir, tmp_path)
+    dest = tmp_path / "out"
+
+    def accept(dialog):
+        dialog.destination.setText(str(dest))
+        return 1
+
+    monkeypatch.setattr(ExportDialog, "exec", accept)
+    with qtbot.waitSignal(win.jobs.job_added) as added:
+        win._browser_action("Export…", study, scout)  # the context menu on the localizer's row
+    job = added.args[0]
+    qtbot.waitUntil(lambda: job.status != "running", timeout=60_000)
+    assert job.status == "done", job.summary
+    exported = [pydicom.dcmread(p, stop_before_pixels=True) for p in dest.rglob("*")
+                if p.is_file() and p.name != "DICOMDIR"]
+    assert [ds.SeriesInstanceUID for ds in exported] == [scout]
+
+
+def test_deleting_what_is_on_screen_clears_its_viewports(qtbot, main_window, ct_dir, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    win = main_window
+    study, ct_series, scout = ct_with_a_localizer(qtbot, win, ct_dir, tmp_path)
+    with qtbot.waitSignals([win.volume_shown] * 2, timeout=60_000):
+        win.open_study(study)
+    showing = {v.volume.headers[0].SeriesInstanceUID: v for v in win.grid.viewports}
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    win._browser_action("Delete", study, scout)
+    assert showing[scout].volume is None and showing[ct_series].volume is not None
+    win._browser_action("Delete", study, "")
+    assert all(v.volume is None for v in win.grid.all_viewports)
+    assert win.current_study_uid == ""

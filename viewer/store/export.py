@@ -51,12 +51,18 @@ def export_study(
     as_zip: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    series_uid: str | None = None,
 ) -> ExportReport:
-    """Export one study to ``dest`` (a folder; with ``as_zip`` the ZIP is written inside it).
+    """Export one study to ``dest`` (a folder; with ``as_zip`` the ZIP is written inside it);
+    with ``series_uid``, only that series of the study.
 
     A DICOMDIR export needs an empty (or new) folder, since a File-set owns its root.
     """
     instances = store.study_instances(study_uid)
+    if series_uid:
+        instances = [inst for inst in instances if inst.series_uid == series_uid]
+        if not instances:
+            raise StoreError(f"series {series_uid} of study {study_uid} is not in the cache (or has no instances)")
     if not instances:
         raise StoreError(f"study {study_uid} is not in the cache (or has no instances)")
     dest = Path(dest)

@@ -468,41 +468,64 @@ class MainWindow(QMainWindow):
         elif name == "Show tags":
             self.show_tags(series_uid=series_uid, study_uid=study_uid)
         elif name == "Delete":
-            answer = QMessageBox.question(self, TITLE, "Delete this study from the local cache? "
+            what = "series" if series_uid else "study"
+            answer = QMessageBox.question(self, TITLE, f"Delete this {what} from the local cache? "
                                           "Files imported in place (linked) are left on disk.")
             if answer == QMessageBox.StandardButton.Yes:
                 if series_uid:
                     self.store.delete_series(series_uid)
                 else:
                     self.store.delete_study(study_uid)
+                self._forget_shown(study_uid, series_uid)
                 self.browser.refresh()
         elif name == "Export…":
-            self.ask_export(study_uid)
+            self.ask_export(study_uid, series_uid)
         elif name == "Send to node…":
             self.ask_send(study_uid, series_uid)
         elif name == "Compare with prior":
             self.compare_with_prior(study_uid)
 
-    def ask_export(self, study_uid: str) -> None:
+    def _forget_shown(self, study_uid: str, series_uid: str = "") -> None:
+        """Empty the viewports showing a deleted study (or series): its files may be gone, and
+        images that are no longer in the cache must not stay on screen as if they were."""
+        for view in self.grid.all_viewports:
+            header = view.volume.headers[0] if view.volume is not None else None
+            if header is None:
+                continue
+            if (str(header.get("SeriesInstanceUID") or "") == series_uid if series_uid
+                    else str(header.get("StudyInstanceUID") or "") == study_uid):
+                self._loading.pop(id(view), None)
+                view.clear()
+        if not series_uid and self.current_study_uid == study_uid:
+            self.current_study_uid = ""
+        self.status.setText(f"Deleted the {'series' if series_uid else 'study'} from the cache")
+
+    def ask_export(self, study_uid: str, series_uid: str = "") -> None:
         from viewer.ui.export_dialog import ExportDialog
 
         study = self.store.study(study_uid)
-        dialog = ExportDialog(f"{study.patient_name} {study.study_date} {study.description}" if study else study_uid,
-                              parent=self)
+        title = f"{study.patient_name} {study.study_date} {study.description}" if study else study_uid
+        if series_uid:
+            series = next((s for s in self.store.series(study_uid) if s.series_uid == series_uid), None)
+            title += f" — series {series.number or ''} {series.description}" if series else ""
+        dialog = ExportDialog(title, parent=self)
         if dialog.exec() and dialog.destination.text().strip():
-            self.export_study(study_uid, **dialog.options())
+            self.export_study(study_uid, series_uid=series_uid, **dialog.options())
 
-    def export_study(self, study_uid: str, **options) -> Job:
-        """Export as a job: folder, DICOMDIR media or ZIP, optionally de-identified."""
+    def export_study(self, study_uid: str, series_uid: str = "", **options) -> Job:
+        """Export as a job: folder, DICOMDIR media or ZIP, optionally de-identified; the whole
+        study, or one of its series."""
         from viewer.store.export import export_study
 
         kind = "DICOMDIR" if options.get("dicomdir") else "ZIP" if options.get("as_zip") else "folder"
         anonymous = " (de-identified)" if options.get("deidentify") else ""
+        what = "series" if series_uid else "study"
 
         def work(progress, cancel):
-            return export_study(self.store, study_uid, progress=progress, cancel=cancel, **options)
+            return export_study(self.store, study_uid, progress=progress, cancel=cancel,
+                                series_uid=series_uid or None, **options)
 
-        return self.jobs.start(f"Export {kind}{anonymous} to {options['dest']}", work)
+        return self.jobs.start(f"Export {what} as {kind}{anonymous} to {options['dest']}", work)
 
     def ask_send(self, study_uid: str, series_uid: str = "") -> None:
         from viewer.ui.export_dialog import SendDialog
