@@ -126,3 +126,17 @@ def test_compare_shows_the_series_being_read_beside_the_priors_matching_series(q
     left.set_slice(next(k for k in range(60) if left.slice_position(k)[2] == pytest.approx(target)))
     assert right.slice_index == 10  # the prior followed to the same anatomy
     assert right.slice_position()[2] == pytest.approx(left.slice_position()[2])
+
+
+def test_the_sync_menu_shows_the_scrolling_a_comparison_turns_on(qtbot, main_window, ct_dir, tmp_path):
+    prior_uid = make_prior(ct_dir, tmp_path / "prior")
+    current_uid = import_and_wait(qtbot, main_window, [ct_dir]).study_uids[0]
+    import_and_wait(qtbot, main_window, [tmp_path / "prior"])
+    scrolling = main_window.reading_toolbar.sync_actions["scroll_enabled"]
+    scrolling.setChecked(False)  # the reader had turned synchronised scrolling off
+    assert main_window.sync.scroll_enabled is False
+    with qtbot.waitSignal(main_window.comparison_ready, timeout=60_000):
+        main_window.open_comparison(current_uid, prior_uid)
+    assert main_window.sync.scroll_enabled is True and scrolling.isChecked()
+    scrolling.setChecked(False)  # and the menu still turns it off
+    assert main_window.sync.scroll_enabled is False

@@ -629,7 +629,7 @@ class MainWindow(QMainWindow):
         self.current_study_uid = current_uid
         self.grid.set_layout(1, 2)
         first, second = self.grid.viewports[:2]
-        self.sync.scroll_enabled = True
+        self.set_sync_scrolling(True)
         pending = {"left": None, "right": None}
 
         def shown(view: Viewport, _volume: Volume) -> None:
@@ -651,6 +651,14 @@ class MainWindow(QMainWindow):
         self.load_series_into(second, right.series_uid)
         self.grid.set_active(first)
         self.focus_viewport()
+
+    def set_sync_scrolling(self, on: bool) -> None:
+        """Synchronised scrolling on or off, through the toolbar's Sync menu so that its check
+        mark always says what the viewports do."""
+        action = getattr(self.reading_toolbar, "sync_actions", {}).get("scroll_enabled")
+        if action is not None:
+            action.setChecked(on)  # toggled -> ViewportSync.scroll_enabled
+        self.sync.scroll_enabled = on
 
     def series_being_read(self, series: list) -> object:
         """The series of ``series`` (one study's) shown in the active viewport, else its largest
