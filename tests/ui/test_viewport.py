@@ -252,6 +252,29 @@ def test_colour_image_is_shown_as_stored_with_window_off(viewport):
     assert tuple(int(v) for v in centre_pixel(viewport)) == (200, 50, 10)
 
 
+def test_palette_colour_image_is_shown_in_its_palette(viewport):
+    """A real PALETTE COLOR ultrasound (pydicom's examples_palette.dcm) was shown grey: the
+    volume holds the stored indices, and the scene drew them as grey values."""
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+
+    from viewer.core.pixels.color import apply_palette
+
+    path = get_testdata_file("examples_palette.dcm", download=False)
+    volume = load_volume([path])
+    viewport.show_volume(volume, Window(128, 256))
+    assert viewport.scene.is_color and viewport.presets == []
+    ds = dcmread(path)
+    stored = ds.pixel_array
+    expected = apply_palette(stored, ds)
+    # the scene's image data is the palette's RGB of every stored index
+    shown = viewport.scene.volume.buffer[0]
+    np.testing.assert_array_equal(shown, expected)
+    frame = viewport.grab_frame().astype(int)
+    colourful = (np.abs(frame[..., 0] - frame[..., 2]) > 20).mean()
+    assert colourful > 0.01
+
+
 # --- measurements with the mouse ----------------------------------------------------------------
 
 

@@ -1,13 +1,18 @@
 """``lightbox render``: one image of a series to PNG, offscreen, through the VTK pipeline.
 
-Without ``--plane`` it renders acquired image ``--slice K`` exactly as stored (one output
-pixel per stored pixel). K counts from 0 in reading order, as the viewer pages: 0 is the image
-the acquisition starts with (the lowest Instance Number), and ``--annotate`` labels it
-"Im K+1/N" as the viewport does. With ``--plane axial|coronal|sagittal`` it reconstructs that plane
-in patient coordinates through ``--at X,Y,Z`` (LPS mm, default the volume centre), optionally
-as a ``--slab MM`` MIP/MinIP/average, in the radiological convention (patient right on the
-image's left for axial and coronal, head up for coronal and sagittal, anterior on the left
-for sagittal) with square pixels of the smallest voxel spacing, covering the volume.
+Without ``--plane`` it renders acquired image ``--slice K`` through the 2D viewport's own
+scene (viewer.render.slice_scene), so the PNG shows what the viewer shows: the file's VOI
+(window or VOI LUT table), MONOCHROME1 / Presentation LUT Shape inversion, RGB and palette
+colour, overlays and shutters; one output pixel per stored pixel unless ``--size``. K counts
+from 0 in reading order, as the viewer pages: 0 is the image the acquisition starts with (the
+lowest Instance Number), and ``--annotate`` labels it "Im K+1/N" as the viewport does.
+
+With ``--plane axial|coronal|sagittal`` it reconstructs that plane in patient coordinates
+through ``--at X,Y,Z`` (LPS mm, default the volume centre), optionally as a ``--slab MM``
+MIP/MinIP/average, in the radiological convention (patient right on the image's left for
+axial and coronal, head up for coronal and sagittal, anterior on the left for sagittal) with
+square pixels of the smallest voxel spacing, covering the volume; MONOCHROME1 is inverted
+there too. Values that start with "-" are taken as typed (``--window -600/1500``).
 ``--json`` prints the output's geometry (Image Position/Orientation/Pixel Spacing style) so
 a script can map any PNG pixel back to the patient.
 
@@ -87,6 +92,25 @@ def _int_or_none(value: object) -> int | None:
         return None
 
 
+def _voi_window(voi) -> tuple[float, float]:
+    """(center, width) of a window, or of a VOI LUT table's input range (as the viewport says)."""
+    if hasattr(voi, "center"):
+        return float(voi.center), float(voi.width)
+    return voi.first_mapped + len(voi.data) / 2, float(len(voi.data))
+
+
+def _voi_json(voi) -> dict | None:
+    if voi is None:
+        return None
+    center, width = _voi_window(voi)
+    report = {"center": center, "width": width}
+    if hasattr(voi, "function"):
+        report["function"] = voi.function
+    else:
+        report["voi_lut"] = voi.explanation
+    return report
+
+
 def _parse_size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
@@ -146,11 +170,13 @@ def run(args: argparse.Namespace) -> int:
         # no X server: skip VTK's X attempt (and its warning) and render through EGL
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     from viewer.core.annotations import corner_texts
-    from viewer.core.pixels.voi import default_window
-    from viewer.core.planes import acquired_slice_grid, covering_grid, standard_grid, volume_center
+    from viewer.core.pixels.display import default_voi, presentation_inverted
+    from viewer.core.pixels.voi import Window, default_window
+    from viewer.core.planes import standard_grid, volume_center
     from viewer.core.reading_order import reading_order
     from viewer.core.volume import load_volume
     from viewer.render.mpr import Reslicer, Slab, render_plane, write_png
+    from viewer.render.slice_scene import render_slice
 
     if args.stl is not None:
         return _run_stl(args)
@@ -170,42 +196,49 @@ def run(args: argparse.Namespace) -> int:
     slab = Slab(args.slab, args.mode) if args.slab else None
 
     volume = load_volume(_series_paths(args.source, args.series, args.home))
-    reslicer = Reslicer.from_volume(volume)
-    reslicer.set_interpolation(args.interpolation)
     shape = volume.voxels.shape
     n = shape[0]
-    number = None  # the 0-based image number in reading order (what the viewer's "Im k/N" counts)
+    color = volume.voxels.ndim == 4
+    inverted = presentation_inverted(volume.headers[0])  # MONOCHROME1 / Presentation LUT Shape (C.11.6)
+    texts = None
     if args.plane is None:
-        number = n // 2 if args.slice is None else args.slice
+        # the acquired image through the viewport's own scene: VOI, inversion, colour as shown
+        number = n // 2 if args.slice is None else args.slice  # 0-based in reading order
         if not 0 <= number < n:
             raise RenderUsageError(f"--slice {number} is out of range: the series has {n} images (0..{n - 1})")
         _first, step = reading_order(volume)  # as Viewport.slice_at: volume index of image `number`
-        k = number if step > 0 else n - 1 - number
-        grid = acquired_slice_grid(volume.affine, shape, k)
-        if size is not None:
-            one = volume.affine.copy()
-            one[:3, 3] = grid.origin
-            grid = covering_grid(one, (1, *shape[1:3]), grid.origin, grid.row_direction,
-                                 grid.column_direction, size=size)
-        header = volume.headers[k]
-        index = k
+        index = number if step > 0 else n - 1 - number
+        header = volume.headers[index]
+        voi = Window(*window) if window is not None else default_voi(volume.headers[0], volume.voxels)
+        if args.annotate:
+            texts = corner_texts(header, number, n, _voi_window(voi))
+            if color:
+                texts["lower_right"] = ""
+        rendered = render_slice(volume, index, voi, inverted=inverted, size=size, corner_texts=texts,
+                                interpolation=args.interpolation if size is not None else None)
+        frame, grid = rendered.frame, rendered.grid
+        shown_voi = rendered.voi
     else:
+        if color:
+            raise RenderUsageError("--plane reconstructs grey-scale series only; this one is colour "
+                                   "(render its acquired images without --plane)")
+        number = index = None
+        reslicer = Reslicer.from_volume(volume)
+        reslicer.set_interpolation(args.interpolation)
         center = volume_center(volume.affine, shape) if at is None else at
         grid = standard_grid(volume.affine, shape, args.plane, center=center, size=size)
         header = volume.headers[int(np.clip(round(reslicer.lps_to_index(center)[0]), 0, n - 1))]
-        index = None
-    pixels = reslicer.sample(grid, slab)
-    if window is None:
-        chosen = default_window(volume.headers[n // 2], volume.voxels)
-        window = (chosen.center, chosen.width)
-    texts = None
-    if args.annotate:
-        texts = corner_texts(header, number if number is not None else 0, n, window)
-        if index is None:
+        pixels = reslicer.sample(grid, slab)
+        if window is None:
+            chosen = default_window(volume.headers[n // 2], volume.voxels)
+            window = (chosen.center, chosen.width)
+        shown_voi = Window(*window)
+        if args.annotate:
+            texts = corner_texts(header, 0, n, window)
             slab_text = f"  {slab.mode.upper()} {slab.thickness:g} mm" if slab else ""
             texts["lower_left"] = f"{args.plane.capitalize()} MPR{slab_text}\n" + "LPS ({:.1f}, {:.1f}, {:.1f})".format(
                 *(at if at is not None else volume_center(volume.affine, shape)))
-    frame = render_plane(pixels, grid, window, texts)
+        frame = render_plane(pixels, grid, window, texts, inverted=inverted)
     out = Path(args.output)
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -220,9 +253,10 @@ def run(args: argparse.Namespace) -> int:
             "volume_index": index,  # the same image's index in the volume (sorted along the normal)
             "instance_number": _int_or_none(header.get("InstanceNumber")) if index is not None else None,
             "annotations": texts,
-            "window": {"center": window[0], "width": window[1]},
+            "window": _voi_json(shown_voi),  # null for colour images (shown as stored)
+            "inverted": inverted and not color,
             "slab": None if slab is None else {"thickness_mm": slab.thickness, "mode": slab.mode},
-            "interpolation": args.interpolation,
+            "interpolation": "nearest" if args.plane is None and size is None else args.interpolation,
             **grid.to_json(),
         }
         json.dump(report, sys.stdout, indent=1)

@@ -33,7 +33,7 @@ import numpy as np
 import vtkmodules.vtkRenderingFreeType  # text actors need the FreeType factory
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (OpenGL render-window factory)
 from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
-from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonCore import VTK_UNSIGNED_CHAR, vtkLookupTable, vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyData
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkImagingCore import vtkImageReslice
@@ -621,8 +621,13 @@ def render_plane(
     grid: PlaneGrid,
     window: tuple[float, float],
     corner_texts: dict[str, str] | None = None,
+    *,
+    inverted: bool = False,
 ) -> np.ndarray:
     """Draw a sampled plane offscreen through VTK, one output pixel per plane pixel.
+
+    ``inverted``: high values dark, for MONOCHROME1 or Presentation LUT Shape INVERSE (PS3.3
+    C.7.6.3.1.2, C.11.6.1.1), as the 2D viewport shows the same series.
 
     The image fills the frame exactly (camera parallel scale = half the image height), with
     nearest-neighbour display so every output pixel is the windowed value of the matching
@@ -642,12 +647,22 @@ def render_plane(
     image.GetPointData().SetScalars(numpy_to_vtk(data.ravel(), deep=False))
     mapper = vtkImageSliceMapper()
     mapper.SetInputData(image)
+    mapper.BorderOn()  # draw the outer pixels whole: without it the top row and right column were background
     actor = vtkImageSlice()
     actor.SetMapper(mapper)
     prop = actor.GetProperty()
     prop.SetInterpolationTypeToNearest()
     prop.SetColorLevel(float(window[0]))
     prop.SetColorWindow(max(float(window[1]), 1.0))
+    if inverted:  # the window ramp through a descending grey table: 255 - y
+        grey = np.arange(255, -1, -1, dtype=np.uint8)
+        rgba = np.column_stack([grey, grey, grey, np.full(256, 255, np.uint8)])
+        table = vtkLookupTable()
+        table.SetNumberOfTableValues(256)
+        table.SetTable(numpy_to_vtk(rgba, deep=True, array_type=VTK_UNSIGNED_CHAR))
+        table.SetRange(0.0, 255.0)
+        prop.SetLookupTable(table)
+        prop.UseLookupTableScalarRangeOff()  # the window sets the range, as in SliceScene
     renderer = vtkRenderer()
     renderer.SetBackground(0, 0, 0)
     renderer.AddViewProp(actor)

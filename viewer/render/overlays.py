@@ -18,6 +18,8 @@ from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkRenderingCore import vtkActor2D, vtkCoordinate, vtkPolyDataMapper2D, vtkRenderer, vtkTextActor
 
 from viewer.core.orientation import EdgeLabels
+from viewer.core.pixels.overlays import overlay_layer
+from viewer.core.pixels.shutters import shutter
 
 LABEL_COLOR = (1.0, 0.85, 0.35)
 SCALE_COLOR = (0.9, 0.9, 0.9)
@@ -58,6 +60,15 @@ def graphics_layer(overlay: np.ndarray | None, shown: np.ndarray | None, shutter
     if overlay is not None:
         rgba[overlay] = OVERLAY_RGBA
     return rgba
+
+
+def slice_graphics_layer(header: Dataset, frame: int, shape: tuple[int, int]) -> np.ndarray | None:
+    """Overlay planes (PS3.3 C.9.2) and display shutter (C.7.6.11) of one image frame as the
+    RGBA layer :func:`graphics_layer` draws; None when the image has neither. The viewport
+    and ``lightbox render`` both draw this."""
+    cut = shutter(header)
+    return graphics_layer(overlay_layer(header, frame), cut.mask if cut else None,
+                          cut.presentation_value if cut else 0.0, shape)
 
 
 def text_size(width: int, height: int) -> int:

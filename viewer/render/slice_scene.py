@@ -15,6 +15,8 @@ measurements and the edge labels never need a separate transform.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import vtkmodules.vtkRenderingFreeType
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (OpenGL render-window factory)
@@ -24,11 +26,15 @@ from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkRenderingCore import vtkCoordinate, vtkImageSlice, vtkRenderer, vtkTextActor
 from vtkmodules.vtkRenderingImage import vtkImageResliceMapper, vtkImageStack
 
-from viewer.core.measurements import SliceGeometry
+from viewer.core.measurements import SliceGeometry, calibration
 from viewer.core.orientation import EdgeLabels, ViewTransform, edge_labels, edge_labels_from_patient_orientation
+from viewer.core.pixels.color import apply_palette
+from viewer.core.pixels.display import default_voi, presentation_inverted
 from viewer.core.pixels.voi import LINEAR, LINEAR_EXACT, VoiLut, Window, apply_window
+from viewer.core.planes import PlaneGrid
+from viewer.core.volume import Volume
 from viewer.render.measure_props import DrawnShape, MeasurementLayer
-from viewer.render.overlays import ReferenceLines, ViewOverlays, text_size
+from viewer.render.overlays import ReferenceLines, ViewOverlays, lossy_note, slice_graphics_layer, text_size
 from viewer.render.vtk_image import VtkVolume, to_vtk_image
 
 CORNERS = ("lower_left", "lower_right", "upper_left", "upper_right")
@@ -107,6 +113,11 @@ class SliceScene:
         self._laid_out_size = (0, 0)
         self._coordinate = vtkCoordinate()
         self._coordinate.SetCoordinateSystemToWorld()
+        # None: reslice small images at their own size and let the GPU scale them (faster
+        # scrolling), large ones straight to screen pixels. True: always to screen pixels, which
+        # samples every screen pixel exactly (an oblique slice's GPU path can pick a neighbour
+        # at a few edge pixels): what a one-off render wants.
+        self.resample_to_screen: bool | None = None
 
     # --- content -------------------------------------------------------------------------
     def set_volume(self, voxels: np.ndarray, affine: np.ndarray, *, oriented: bool = True,
@@ -135,6 +146,21 @@ class SliceScene:
             self._set_vtk_window(127.5, 255.0)  # identity on 0..255
             self.voi = Window(128.0, 256.0, "colour")
         self.reset_camera()
+
+    def show_volume(self, volume: Volume, voi: Window | VoiLut, *, inverted: bool = False) -> None:
+        """Everything a viewport sets up when it opens a series, and ``lightbox render`` draws:
+        the voxels placed in the patient, the presentation inversion (C.11.6), the VOI (C.11.2),
+        the scale bar's calibration and the lossy-compression warning. Starts at slice 0."""
+        header = volume.headers[0]
+        self.set_volume(shown_voxels(volume), volume.affine, oriented=bool(header.get("ImageOrientationPatient")),
+                        patient_orientation=list(header.get("PatientOrientation") or []))
+        self.set_inverted(inverted)
+        self.set_voi(voi)
+        cal = calibration(header)
+        affine_spacing = float(np.linalg.norm(volume.affine[:3, 2]))
+        self.set_scale_unit("" if cal.kind == "pixels" else cal.unit, cal.column_spacing / affine_spacing)
+        # any lossy slice marks the series: a radiologist must know before reading fine detail
+        self.set_warning(next((note for h in volume.headers if (note := lossy_note(h))), ""))
 
     @property
     def slice_count(self) -> int:
@@ -454,7 +480,8 @@ class SliceScene:
             # scaled by the GPU (~15% faster scrolling at 512²); a larger one (mammography) is
             # resliced straight to screen pixels, so only what is visible is mapped and uploaded.
             rows, cols = self.volume.buffer.shape[1:3]
-            self.mapper.SetResampleToScreenPixels(rows * cols > width * height)
+            screen = self.resample_to_screen
+            self.mapper.SetResampleToScreenPixels(rows * cols > width * height if screen is None else screen)
         if (width, height) != self._laid_out_size:  # text shrinks in small viewports (3x3)
             self._laid_out_size = (width, height)
             size = text_size(width, height)
@@ -468,3 +495,103 @@ class SliceScene:
         self.corner_actors["upper_right"].SetPosition(width - margin, height - margin)
         self.overlays.layout(self.mm_per_pixel * self._scale_factor if self.volume is not None else 0.0)
         self.measurements.layout()
+
+
+def shown_voxels(volume: Volume) -> np.ndarray:
+    """What the scene draws of ``volume``: its voxels, except that PALETTE COLOR indices become
+    the palette's RGB (C.7.6.3.1.5; the volume keeps the stored indices, like any stored value)."""
+    header = volume.headers[0] if volume.headers else None
+    if header is None or volume.voxels.ndim != 3 or \
+            str(header.get("PhotometricInterpretation", "")).strip() != "PALETTE COLOR":
+        return volume.voxels
+    rgb = np.empty((*volume.voxels.shape, 3), np.uint8)
+    for k in range(volume.voxels.shape[0]):
+        indices = volume.voxels[k]
+        if indices.dtype == np.int16:  # 16-bit indices are unsigned (C.7.6.3.1.5): undo the int16 view
+            indices = indices.view(np.uint16)
+        rgb[k] = apply_palette(indices, volume.headers[k])
+    return rgb
+
+
+# --- headless ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RenderedSlice:
+    """What :func:`render_slice` drew: the frame, the patient grid of its pixels, the VOI."""
+
+    frame: np.ndarray  # (rows, columns, 3) uint8, row 0 at the top
+    grid: PlaneGrid  # where every output pixel's centre is in the patient
+    voi: Window | VoiLut | None  # None for colour images (shown as stored)
+    inverted: bool
+
+
+def frame_number(volume: Volume, k: int) -> int:
+    """0-based frame of slice ``k`` within its SOP instance (multi-frame images share a UID)."""
+    uid = str(volume.headers[k].get("SOPInstanceUID") or f"slice-{k}")
+    return sum(1 for n in range(k) if str(volume.headers[n].get("SOPInstanceUID") or f"slice-{n}") == uid)
+
+
+def render_slice(
+    volume: Volume,
+    k: int,
+    voi: Window | VoiLut | None = None,
+    *,
+    inverted: bool | None = None,
+    size: tuple[int, int] | None = None,
+    corner_texts: dict[str, str] | None = None,
+    interpolation: str | None = None,
+) -> RenderedSlice:
+    """Draw acquired slice ``k`` offscreen through the viewport's own :class:`SliceScene`.
+
+    So the PNG of ``lightbox render`` shows what the viewer shows: colour (RGB, palette, YBR
+    after decoding) as stored, the file's VOI (a window with its function or a VOI LUT table)
+    unless ``voi`` is given, MONOCHROME1 / Presentation LUT Shape inversion, overlay planes and
+    display shutters. ``inverted`` None: from the header, as :meth:`LayoutGrid.show_series_in`.
+
+    Without ``size`` the output has one pixel per stored pixel (square pixels of the smaller
+    spacing when the stored ones are not square) and nearest-neighbour display, so every output
+    pixel is a stored pixel's display value; with ``size`` = (width, height) the slice is fitted
+    in it, aspect kept, as in a viewport. ``corner_texts`` turns on the annotations (corner
+    texts, edge letters, scale bar, lossy warning). ``interpolation``: "nearest", "linear" or
+    "cubic" (default nearest without ``size``, linear with it).
+    """
+    from viewer.render.offscreen import OffscreenWindow
+
+    header = volume.headers[0]
+    if voi is None:
+        voi = default_voi(header, volume.voxels)
+    if inverted is None:
+        inverted = presentation_inverted(header)
+    rows, cols = volume.voxels.shape[1:3]
+    step_j, step_i = float(np.linalg.norm(volume.affine[:3, 1])), float(np.linalg.norm(volume.affine[:3, 2]))
+    if size is None:
+        s = min(step_i, step_j)
+        width, height = max(1, round(cols * step_i / s)), max(1, round(rows * step_j / s))
+    else:
+        width, height = size
+    scene = SliceScene()
+    scene.resample_to_screen = True
+    scene.show_volume(volume, voi, inverted=inverted)
+    mode = interpolation or ("nearest" if size is None else "linear")
+    prop = scene.image_slice.GetProperty()
+    {"nearest": prop.SetInterpolationTypeToNearest, "linear": prop.SetInterpolationTypeToLinear,
+     "cubic": prop.SetInterpolationTypeToCubic}[mode]()
+    scene.show_annotations(corner_texts is not None)
+    scene.set_corner_text(corner_texts or {})
+    window = OffscreenWindow(width, height)
+    try:
+        window.add(scene.renderer)
+        scene.set_slice(k)
+        scene.reset_camera()  # fit: needs the renderer's size, known once it is in the window
+        scene.set_layer(slice_graphics_layer(volume.headers[k], frame_number(volume, k), (rows, cols)), k)
+        frame = window.frame()
+        assert scene.volume is not None
+        mm = scene.mm_per_pixel
+        right, down = scene.volume.row_dir, scene.volume.col_dir  # unrotated: as acquired
+        centre = np.array(scene.renderer.GetActiveCamera().GetFocalPoint())
+        origin = centre - right * (width - 1) / 2 * mm - down * (height - 1) / 2 * mm
+        grid = PlaneGrid(origin, right, down, (mm, mm), (height, width))
+    finally:
+        window.close()
+    return RenderedSlice(frame, grid, None if scene.is_color else scene.voi, scene.inverted)

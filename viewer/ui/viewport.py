@@ -36,18 +36,17 @@ from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 from viewer.core.annotations import corner_texts
 from viewer.core.cine import frame_intervals_ms
 from viewer.core.measure_gesture import MeasureGesture
-from viewer.core.measurements import Measurement, calibration, measure
+from viewer.core.measurements import Measurement, measure
 from viewer.core.orientation import EdgeLabels, ViewTransform
 from viewer.core.pixels.display import presentation_inverted
-from viewer.core.pixels.overlays import OVERLAY_GROUPS, overlay_layer
-from viewer.core.pixels.shutters import shutter
+from viewer.core.pixels.overlays import OVERLAY_GROUPS
 from viewer.core.pixels.voi import VoiLut, Window, auto_window, file_voi_luts
 from viewer.core.presets import BUILTIN, Preset, preset_for_key, presets_for
 from viewer.core.reading_order import reading_order
 from viewer.core.volume import Volume
 from viewer.render.measure_props import DrawnShape, outline
 from viewer.render.offscreen import read_frame
-from viewer.render.overlays import graphics_layer, lossy_note
+from viewer.render.overlays import slice_graphics_layer
 from viewer.render.slice_scene import SliceScene
 from viewer.ui.vtk_widget import embed_vtk
 
@@ -153,15 +152,7 @@ class Viewport(QWidget):
         self.volume = volume
         self.initial_window = window
         header = volume.headers[0]
-        self.scene.set_volume(volume.voxels, volume.affine, oriented=bool(header.get("ImageOrientationPatient")),
-                              patient_orientation=list(header.get("PatientOrientation") or []))
-        self.scene.set_inverted(inverted)
-        self.scene.set_voi(window)
-        cal = calibration(header)
-        affine_spacing = float(np.linalg.norm(volume.affine[:3, 2]))
-        self.scene.set_scale_unit("" if cal.kind == "pixels" else cal.unit, cal.column_spacing / affine_spacing)
-        # any lossy slice marks the series: a radiologist must know before reading fine detail
-        self.scene.set_warning(next((note for h in volume.headers if (note := lossy_note(h))), ""))
+        self.scene.show_volume(volume, window, inverted=inverted)
         self.presets = [] if self.scene.is_color else presets_for(header, volume.voxels, self.preset_table)
         self.voi_tables = [] if self.scene.is_color else file_voi_luts(header)
         sample = volume.voxels[:: max(1, volume.voxels.shape[0] // 8)]
@@ -481,13 +472,8 @@ class Viewport(QWidget):
         """Overlay planes (PS3.3 C.9.2) and display shutter (C.7.6.11) of slice ``k`` as RGBA."""
         if k not in self._layers:
             assert self.volume is not None
-            header = self.volume.headers[k]
-            frame = self.image_key(k)[1]
-            rows, cols = self.volume.voxels.shape[1:3]
-            cut = shutter(header)
-            self._layers[k] = graphics_layer(
-                overlay_layer(header, frame), cut.mask if cut else None,
-                cut.presentation_value if cut else 0.0, (rows, cols))
+            self._layers[k] = slice_graphics_layer(self.volume.headers[k], self.image_key(k)[1],
+                                                   self.volume.voxels.shape[1:3])
         return self._layers[k]
 
     # --- mouse -------------------------------------------------------------------------------
