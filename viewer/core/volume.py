@@ -942,3 +942,49 @@ def load_stacks(source: Source, *, progress: ProgressCallback | None = None,
         source = list(source)
     loader = SeriesLoader(source, progress=progress, cancel=cancel)
     return [loader.load(i, progress=progress, cancel=cancel) for i in range(len(loader.stacks))]
+
+
+@dataclass(frozen=True)
+class StackSummary:
+    """One stack of a series as a browser lists it, before any pixel is decoded.
+
+    ``paths`` are the files holding its frames (a multi-frame file may hold several stacks);
+    ``sop_instance_uids`` tell which stack a loaded :class:`Volume` is (its headers carry them).
+    """
+
+    index: int  # position in SeriesLoader.stacks: 0 is the biggest
+    count: int  # stacks in the series
+    label: str
+    images: int  # acquired frames
+    shape: tuple[int, int, int]
+    paths: tuple[str, ...]
+    sop_instance_uids: frozenset[str]
+
+    def __contains__(self, volume: object) -> bool:
+        headers = getattr(volume, "headers", None)
+        return bool(headers) and str(headers[0].get("SOPInstanceUID", "")) in self.sop_instance_uids
+
+
+def summarize_stacks(loader: SeriesLoader) -> list[StackSummary]:
+    """What each stack of an opened series is, so that every stack can be offered to the reader."""
+    out = []
+    for i, st in enumerate(loader.stacks):
+        paths = tuple(dict.fromkeys(str(f.source.path) for f in st.frames))
+        sops = frozenset(str(f.header.get("SOPInstanceUID", "")) for f in st.frames)
+        out.append(StackSummary(i, len(loader.stacks), st.label, len(st.frames), st.shape, paths, sops))
+    return out
+
+
+def load_stack(source: Source, stack: int = 0, *, progress: ProgressCallback | None = None,
+               cancel: CancelToken | None = None) -> tuple[Volume, list[StackSummary]]:
+    """Stack ``stack`` of a series (clamped to the last one) and what every stack of it is.
+
+    A series may hold several stacks (a localizer, echoes, phases, PA and lateral views); the
+    viewer opens one and offers the others, so it needs their list with the volume, from one
+    pass over the headers.
+    """
+    if isinstance(source, Iterable) and not isinstance(source, str | os.PathLike):
+        source = list(source)
+    loader = SeriesLoader(source, progress=progress, cancel=cancel)
+    stack = max(0, min(stack, len(loader.stacks) - 1))
+    return loader.load(stack, progress=progress, cancel=cancel), summarize_stacks(loader)

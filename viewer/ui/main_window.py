@@ -30,7 +30,7 @@ from viewer.core.measurements import Measurement
 from viewer.core.presets import presets_for, with_overrides
 from viewer.core.settings import Settings
 from viewer.core.tasks import CancelToken
-from viewer.core.volume import Volume, load_volume
+from viewer.core.volume import StackSummary, Volume, load_stack
 from viewer.services.prior_series import matching_series
 from viewer.services.priors import find_remote_priors
 from viewer.store import ImportReport, Store
@@ -40,6 +40,7 @@ from viewer.ui.jobs_panel import Job, JobRunner, JobsPanel
 from viewer.ui.layout_grid import LayoutGrid, SeriesDrop
 from viewer.ui.qr_panel import QueryRetrievePanel
 from viewer.ui.settings_dialog import SettingsDialog
+from viewer.ui.stacks import StackSwitcher, is_stacks_warning
 from viewer.ui.study_browser import StudyBrowser
 from viewer.ui.sync import ViewportSync
 from viewer.ui.tag_browser import TagBrowser
@@ -418,19 +419,26 @@ class MainWindow(QMainWindow):
         reader's next PgUp/PgDn/arrow key must scroll the images, not move the tree's selection."""
         self.viewport.vtk_widget.setFocus(Qt.FocusReason.OtherFocusReason)
 
-    def load_series_into(self, view: Viewport, series_uid: str, window=None) -> None:
-        """Load a cached series off the GUI thread and show it in ``view``."""
+    def load_series_into(self, view: Viewport, series_uid: str, window=None, stack: int = 0) -> None:
+        """Load stack ``stack`` of a cached series off the GUI thread and show it in ``view``.
+
+        A series may hold several stacks (localizer, views, echoes, phases); 0 is the biggest.
+        The others stay reachable: the :class:`StackSwitcher` learns them here.
+        """
+        switcher = StackSwitcher.ensure(self)  # made on first use; lives as long as the window
         paths = [row.path for row in self.store.instances(series_uid)]
         self.status.setText(f"Loading {len(paths)} images…")
         token = object()  # only the newest load asked of a viewport shows up there
         self._loading[id(view)] = token
 
-        def done(volume: Volume) -> None:
+        def done(loaded: tuple[Volume, list[StackSummary]]) -> None:
+            volume, stacks = loaded
+            switcher.learn(series_uid, stacks)
             if self._loading.get(id(view)) is token:
                 del self._loading[id(view)]
                 self.grid.show_series_in(view, volume, window)
 
-        self.workers.submit(load_volume, paths, on_error=self._failed, on_done=done)
+        self.workers.submit(load_stack, paths, stack, on_error=self._failed, on_done=done)
 
     def _series_dropped(self, view: Viewport, drop: SeriesDrop) -> None:
         if not drop.paths and drop.series_instance_uid:  # from the browser: the cache knows the files
@@ -439,8 +447,10 @@ class MainWindow(QMainWindow):
     def _series_shown(self, view: Viewport, volume: Volume) -> None:
         self.measurement_keeper.restore(view, volume)
         self._update_status()
-        for warning in volume.warnings:
-            self.statusBar().showMessage(warning, 15000)
+        stacks_shown = StackSwitcher.ensure(self).shows_stacks_of(view)
+        for warning in volume.warnings:  # the other stacks are in the status bar's stack selector
+            if not (stacks_shown and is_stacks_warning(warning)):
+                self.statusBar().showMessage(warning, 15000)
         self.volume_shown.emit(volume)
 
     def _measurements_loaded(self, view: Viewport, volume: Volume, stored: list[Measurement]) -> None:
