@@ -15,7 +15,7 @@ IMPORT_KEYS = {"command", "scanned", "imported", "duplicate", "conflict", "skipp
                "failures", "conflicts", "skipped_files", "warnings", "study_uids", "cancelled"}
 STUDY_KEYS = {"study_uid", "patient_name", "patient_id", "issuer", "birth_date", "sex", "study_date",
               "study_time", "description", "accession", "referring_physician", "study_id", "modalities",
-              "series_count", "instance_count", "bytes", "series"}
+              "series_count", "instance_count", "bytes", "series", "id_collision"}
 SERIES_KEYS = {"series_uid", "number", "description", "modality", "body_part", "frame_of_reference_uid",
                "instance_count"}
 

@@ -108,7 +108,11 @@ def test_an_existing_cache_is_upgraded_and_keeps_its_studies(lightbox_home, ct_d
         index = store.index_path
     # make it what Lightbox's first schema wrote: no measurement table, user_version 1
     conn = sqlite3.connect(index)
-    conn.executescript("DROP TABLE measurement; PRAGMA user_version = 1;")
+    conn.executescript(
+        "DROP TABLE measurement; ALTER TABLE patient DROP COLUMN id_collision; "  # and migration 4's columns
+        "ALTER TABLE study DROP COLUMN patient_name; ALTER TABLE study DROP COLUMN patient_name_folded; "
+        "ALTER TABLE study DROP COLUMN patient_birth_date; ALTER TABLE study DROP COLUMN patient_sex; "
+        "PRAGMA user_version = 1;")
     conn.close()
     conn = sqlite3.connect(index)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1

@@ -29,6 +29,7 @@ be added; paths are absolute; a file inside a ZIP is ``ARCHIVE!MEMBER``):
                   "description": str, "accession": str, "referring_physician": str,
                   "study_id": str, "modalities": [str], "series_count": int,
                   "instance_count": int, "bytes": int,
+                  "id_collision": bool,  # another patient has this Patient ID + issuer: a PACS/RIS error
                   "series": [{"series_uid": str, "number": int|null, "description": str,
                               "modality": str, "body_part": str,
                               "frame_of_reference_uid": str, "instance_count": int}]}],
@@ -161,6 +162,7 @@ def run_ls(args: argparse.Namespace) -> int:
             rows = []
             for st in studies:
                 row = asdict(st)
+                del row["patient_ref"]  # a row id of this cache, meaningless elsewhere
                 row["modalities"] = list(st.modalities)
                 row["bytes"] = usage.per_study.get(st.study_uid, 0)
                 row["series"] = [
@@ -172,7 +174,8 @@ def run_ls(args: argparse.Namespace) -> int:
                                         "total_bytes": usage.total_bytes}})
             return EXIT_OK
     for st in studies:
-        print(f"{st.study_date or '--------'}  {st.patient_name or '(no name)'}  [{st.patient_id}]  "
+        shared = " - ID COLLISION: shared by another patient" if st.id_collision else ""
+        print(f"{st.study_date or '--------'}  {st.patient_name or '(no name)'}  [{st.patient_id}{shared}]  "
               f"{'/'.join(st.modalities)}  {st.description}  {st.series_count} series, "
               f"{st.instance_count} images  {st.study_uid}")
     print(f"{len(studies)} studies; cache {usage.total_bytes / 1e6:.1f} MB", file=sys.stderr)

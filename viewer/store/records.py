@@ -30,6 +30,9 @@ class PatientRow:
     birth_date: str  # DA, "YYYYMMDD" or ""
     sex: str
     study_count: int
+    # Another patient in the cache has the same Patient ID and issuer but a different name or
+    # birth date: two people under one ID (a registration error to report to the PACS admin).
+    id_collision: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class StudyRow:
     modalities: tuple[str, ...]
     series_count: int
     instance_count: int
+    # The cache's patient: group studies by this, not by Patient ID, which two people may share.
+    patient_ref: int = 0
+    id_collision: bool = False  # see PatientRow.id_collision
 
 
 @dataclass(frozen=True)

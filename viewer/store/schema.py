@@ -108,6 +108,20 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE measurement ADD COLUMN plane TEXT;
     """,
+    # 4: two people under one Patient ID are two patients (issue 4: priors by Patient ID).
+    #
+    # The patient row holds the first instance's name and birth date; each study now keeps
+    # what its own files say, so a study whose folded name or birth date disagrees with the
+    # others under the same ID + issuer gets a patient of its own, flagged as an ID collision
+    # (a PACS/RIS problem someone must fix). NULL: indexed before this version; Store.open
+    # fills them from one file of the study and splits patients merged by mistake.
+    """
+    ALTER TABLE patient ADD COLUMN id_collision INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE study ADD COLUMN patient_name TEXT;
+    ALTER TABLE study ADD COLUMN patient_name_folded TEXT;
+    ALTER TABLE study ADD COLUMN patient_birth_date TEXT;
+    ALTER TABLE study ADD COLUMN patient_sex TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

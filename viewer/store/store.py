@@ -156,7 +156,59 @@ class Store:
             raise StoreError(f"{home}: cannot create the cache folder: {exc.strerror or exc}") from exc
         store = cls(home, Database(home / INDEX_FILE))
         store.recover()
+        store._split_merged_patients()
         return store
+
+    def _split_merged_patients(self) -> None:
+        """Give studies indexed before schema 4 their own demographics, and split wrong merges.
+
+        Such a study's name, birth date and sex come from one of its files (the patient row's
+        when none is readable). Then each is placed again with :func:`_patient_ref`, in the
+        order they were indexed: two people merged under one Patient ID, or anonymous studies
+        merged by name alone, become separate patients; patients left empty are deleted.
+        """
+        conn = self._db.connection()
+        todo = conn.execute(
+            "SELECT st.id, st.study_uid, p.name, p.birth_date, p.sex, "
+            "(SELECT i.path || char(0) || i.storage FROM instance i JOIN series se ON i.series = se.id "
+            " WHERE se.study = st.id LIMIT 1) "
+            "FROM study st JOIN patient p ON st.patient = p.id WHERE st.patient_name IS NULL ORDER BY st.id"
+        ).fetchall()
+        if not todo:
+            return
+        found: list[tuple[int, str, str, str, str]] = []
+        for ref, uid, name, birth, sex, where in todo:
+            if where:
+                stored, storage = where.split("\0")
+                header = read_index_header(self._resolve(stored, storage))
+                if isinstance(header, InstanceHeader):
+                    name, birth, sex = header.patient_name, header.birth_date, header.sex
+            found.append((ref, uid, name, birth, sex))
+        warnings: list[str] = []
+        with self._db.write() as c:
+            for ref, _, name, birth, sex in found:
+                c.execute("UPDATE study SET patient_name = ?, patient_name_folded = ?, patient_birth_date = ?, "
+                          "patient_sex = ? WHERE id = ? AND patient_name IS NULL",
+                          (name, fold(name), birth, sex, ref))
+            for ref, uid, name, birth, sex in found:
+                pid, issuer, key = c.execute(
+                    "SELECT p.patient_id, p.issuer, p.patient_key FROM study st JOIN patient p ON st.patient = p.id "
+                    "WHERE st.id = ?", (ref,)).fetchone()
+                if not pid and key.startswith("name:") and not birth:
+                    key = f"study:{uid}"  # no ID, no birth date: nothing says two studies are one person
+                    row = c.execute("SELECT id FROM patient WHERE patient_key = ?", (key,)).fetchone()
+                    patient = row[0] if row else _insert_patient(c, key, "", "", name, fold(name), "", sex, False)
+                elif pid:
+                    own = c.execute("SELECT patient FROM study WHERE id = ?", (ref,)).fetchone()[0]
+                    if all(_agree(fold(name), birth, n, b) for n, b in c.execute(
+                            "SELECT patient_name_folded, patient_birth_date FROM study "
+                            "WHERE patient = ? AND id < ?", (own, ref))):
+                        continue  # agrees with the studies placed before it
+                    patient = _patient_ref(c, pid, issuer, name, birth, sex, uid, warnings, exclude_study=ref)
+                else:
+                    continue
+                c.execute("UPDATE study SET patient = ? WHERE id = ?", (patient, ref))
+            c.execute("DELETE FROM patient WHERE NOT EXISTS (SELECT 1 FROM study WHERE study.patient = patient.id)")
 
     def close(self) -> None:
         for receiver in list(self._receivers):  # index what was acknowledged before closing
@@ -245,7 +297,7 @@ class Store:
                 remove_empty_parents(final, self.home / STORE_DIR)
                 conn.execute("DELETE FROM pending_file WHERE path = ?", (rel,))
             if recovered:
-                _index(conn, recovered, RECOVERED_SOURCE)
+                _index(conn, recovered, RECOVERED_SOURCE)  # ID collisions are logged
                 log.warning("indexed %d received instances a crash left unindexed", len(recovered))
         return removed
 
@@ -454,7 +506,7 @@ class Store:
                     with self._db.write() as c:
                         for uid in batch.stale:
                             c.execute("DELETE FROM instance WHERE sop_uid = ?", (uid,))
-                        studies = _index(c, plans, source)
+                        studies = _index(c, plans, source, report.warnings)
                         c.executemany("DELETE FROM pending_file WHERE path = ?",
                                       [(p.stored_path,) for p in written])
                 except sqlite3.Error as exc:
@@ -552,7 +604,7 @@ class Store:
     def patients(self) -> list[PatientRow]:
         rows = self._db.connection().execute(
             "SELECT p.patient_id, p.issuer, p.name, p.birth_date, p.sex, "
-            "(SELECT count(*) FROM study WHERE patient = p.id) "
+            "(SELECT count(*) FROM study WHERE patient = p.id), p.id_collision != 0 "
             "FROM patient p ORDER BY p.name_folded, p.patient_id"
         ).fetchall()
         return [PatientRow(*r) for r in rows]
@@ -600,10 +652,15 @@ class Store:
         ]
 
     def priors(self, study_uid: str) -> list[PriorRow]:
-        """Other studies of the same patient, newest first (see :class:`PriorRow` for ``match``)."""
+        """Other studies of the same patient, newest first (see :class:`PriorRow` for ``match``).
+
+        "patient id" only where the studies' folded names and birth dates agree (a missing one
+        agrees): one ID used for two people must not show one's images as the other's priors.
+        """
         with self._db.snapshot() as conn:
             target = conn.execute(
-                "SELECT st.id, p.id, p.name_folded, p.birth_date FROM study st "
+                "SELECT st.id, p.id, coalesce(st.patient_name_folded, p.name_folded), "
+                "coalesce(st.patient_birth_date, p.birth_date) FROM study st "
                 "JOIN patient p ON st.patient = p.id WHERE st.study_uid = ?",
                 (study_uid,),
             ).fetchone()
@@ -615,11 +672,11 @@ class Store:
             similar = []
             if name and birth:
                 similar = conn.execute(
-                    f"{_STUDY_SELECT} WHERE p.id != ? AND p.name_folded = ? AND p.birth_date = ? "
-                    f"{_STUDY_ORDER}",
+                    f"{_STUDY_SELECT} WHERE p.id != ? AND coalesce(st.patient_name_folded, p.name_folded) = ? "
+                    f"AND coalesce(st.patient_birth_date, p.birth_date) = ? {_STUDY_ORDER}",
                     (patient_ref, name, birth),
                 ).fetchall()
-        rows = [PriorRow(_study_row(r), "patient id") for r in same]
+        rows = [PriorRow(_study_row(r), "patient id") for r in same if _agree(name, birth, fold(r[3]), r[4])]
         rows += [PriorRow(_study_row(r), "name and birth date") for r in similar]
         rows.sort(key=lambda p: (p.study.study_date, p.study.study_time), reverse=True)
         return rows
@@ -964,37 +1021,92 @@ def _conflict_reason(first: str) -> str:
     return f"same SOP Instance UID as {first} but different content; the first one is kept"
 
 
-def _patient_key(h: InstanceHeader) -> str:
-    if h.patient_id:
-        return f"id:{h.patient_id}|{h.issuer}"
-    return f"name:{fold(h.patient_name)}|{h.birth_date}"
+def _agree(name_a: str, birth_a: str, name_b: str, birth_b: str) -> bool:
+    """Whether two (folded name, birth date) pairs may be one person: equal wherever both are given."""
+    return (not name_a or not name_b or name_a == name_b) and (not birth_a or not birth_b or birth_a == birth_b)
 
 
-def _index(conn: sqlite3.Connection, plans: Iterable[_Planned], source: str) -> list[str]:
-    """Insert the rows for planned instances (creating patient/study/series as needed)."""
-    patients: dict[str, int] = {}
+def _describe(name: str, birth: str) -> str:
+    return f"{name or '(no name)'} born {birth or '(no birth date)'}"
+
+
+def _patient_ref(conn: sqlite3.Connection, pid: str, issuer: str, name: str, birth: str, sex: str,
+                 study_uid: str, warnings: list[str], *, exclude_study: int | None = None) -> int:
+    """The patient row a study of this person belongs to, created when there is none.
+
+    Same Patient ID and issuer is the same patient only when the folded names and birth dates
+    agree with every study already under it (a missing value agrees with anything): two people
+    under one ID get two patients, both flagged ``id_collision``, and a warning for the report.
+    Without an ID, name + birth date identify the patient; with neither ID nor birth date
+    ("ANONYMOUS") nothing does, and the study is a patient of its own.
+    """
+    folded = fold(name)
+    if not pid:
+        key = f"name:{folded}|{birth}" if birth else f"study:{study_uid}"
+        row = conn.execute("SELECT id FROM patient WHERE patient_key = ?", (key,)).fetchone()
+        return row[0] if row else _insert_patient(conn, key, pid, issuer, name, folded, birth, sex, False)
+    candidates = conn.execute(
+        "SELECT id, name, name_folded, birth_date FROM patient WHERE patient_id = ? AND issuer = ? ORDER BY id",
+        (pid, issuer),
+    ).fetchall()
+    for ref, _, p_name, p_birth in candidates:
+        studies = conn.execute(
+            "SELECT coalesce(patient_name_folded, ''), coalesce(patient_birth_date, '') FROM study "
+            "WHERE patient = ? AND id IS NOT ?", (ref, exclude_study),
+        ).fetchall()
+        if _agree(folded, birth, p_name, p_birth) and all(_agree(folded, birth, n, b) for n, b in studies):
+            return ref
+    if not candidates:
+        return _insert_patient(conn, f"id:{pid}|{issuer}", pid, issuer, name, folded, birth, sex, False)
+    n = len(candidates)
+    while conn.execute("SELECT 1 FROM patient WHERE patient_key = ?", (f"id:{pid}|{issuer}#{n}",)).fetchone():
+        n += 1
+    conn.execute("UPDATE patient SET id_collision = 1 WHERE patient_id = ? AND issuer = ?", (pid, issuer))
+    others = "; ".join(_describe(c[1], c[3]) for c in candidates)
+    message = (f"Patient ID {pid}{f' (issuer {issuer})' if issuer else ''} is used by {others} and by "
+               f"{_describe(name, birth)}: kept as separate patients; correct the ID at the PACS/RIS")
+    log.warning("%s", message)
+    if message not in warnings:
+        warnings.append(message)
+    return _insert_patient(conn, f"id:{pid}|{issuer}#{n}", pid, issuer, name, folded, birth, sex, True)
+
+
+def _insert_patient(conn: sqlite3.Connection, key: str, pid: str, issuer: str, name: str, folded: str,
+                    birth: str, sex: str, collision: bool) -> int:
+    return conn.execute(  # type: ignore[return-value]
+        "INSERT INTO patient(patient_key, patient_id, issuer, name, name_folded, birth_date, sex, id_collision) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (key, pid, issuer, name, folded, birth, sex, int(collision)),
+    ).lastrowid
+
+
+def _index(conn: sqlite3.Connection, plans: Iterable[_Planned], source: str,
+           warnings: list[str] | None = None) -> list[str]:
+    """Insert the rows for planned instances (creating patient/study/series as needed).
+
+    A new study's patient is chosen by :func:`_patient_ref`; ``warnings`` receives ID collisions.
+    """
+    warnings = [] if warnings is None else warnings
     studies: dict[str, int] = {}
     series: dict[str, int] = {}
     grown: list[str] = []
     rows: list[tuple] = []
     for p in plans:
         h = p.item.header
-        key = _patient_key(h)
-        if key not in patients:
-            row = conn.execute("SELECT id FROM patient WHERE patient_key = ?", (key,)).fetchone()
-            patients[key] = row[0] if row else conn.execute(
-                "INSERT INTO patient(patient_key, patient_id, issuer, name, name_folded, birth_date, sex) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, h.patient_id, h.issuer, h.patient_name, fold(h.patient_name), h.birth_date, h.sex),
-            ).lastrowid
         if h.study_uid not in studies:
             row = conn.execute("SELECT id FROM study WHERE study_uid = ?", (h.study_uid,)).fetchone()
-            studies[h.study_uid] = row[0] if row else conn.execute(
-                "INSERT INTO study(study_uid, patient, study_date, study_time, description, accession, "
-                "referring, study_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (h.study_uid, patients[key], h.study_date, h.study_time, h.study_description, h.accession,
-                 h.referring_physician, h.study_id),
-            ).lastrowid
+            if row is None:
+                patient = _patient_ref(conn, h.patient_id, h.issuer, h.patient_name, h.birth_date, h.sex,
+                                       h.study_uid, warnings)
+                row = (conn.execute(
+                    "INSERT INTO study(study_uid, patient, study_date, study_time, description, accession, "
+                    "referring, study_id, patient_name, patient_name_folded, patient_birth_date, patient_sex) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (h.study_uid, patient, h.study_date, h.study_time, h.study_description, h.accession,
+                     h.referring_physician, h.study_id, h.patient_name, fold(h.patient_name), h.birth_date,
+                     h.sex),
+                ).lastrowid,)
+            studies[h.study_uid] = row[0]
         if h.series_uid not in series:
             row = conn.execute("SELECT id FROM series WHERE series_uid = ?", (h.series_uid,)).fetchone()
             series[h.series_uid] = row[0] if row else conn.execute(
@@ -1016,11 +1128,13 @@ def _index(conn: sqlite3.Connection, plans: Iterable[_Planned], source: str) -> 
 
 
 _STUDY_SELECT = (
-    "SELECT st.study_uid, p.patient_id, p.issuer, p.name, p.birth_date, p.sex, st.study_date, "
+    "SELECT st.study_uid, p.patient_id, p.issuer, coalesce(st.patient_name, p.name), "
+    "coalesce(st.patient_birth_date, p.birth_date), coalesce(st.patient_sex, p.sex), st.study_date, "
     "st.study_time, st.description, st.accession, st.referring, st.study_id, "
     "(SELECT group_concat(DISTINCT modality) FROM series WHERE study = st.id), "
     "(SELECT count(*) FROM series WHERE study = st.id), "
-    "(SELECT count(*) FROM instance i JOIN series se ON i.series = se.id WHERE se.study = st.id) "
+    "(SELECT count(*) FROM instance i JOIN series se ON i.series = se.id WHERE se.study = st.id), "
+    "p.id, p.id_collision != 0 "
     "FROM study st JOIN patient p ON st.patient = p.id"
 )
 _STUDY_ORDER = "ORDER BY st.study_date DESC, st.study_time DESC, st.study_uid"
@@ -1028,7 +1142,7 @@ _STUDY_ORDER = "ORDER BY st.study_date DESC, st.study_time DESC, st.study_uid"
 
 def _study_row(r: tuple) -> StudyRow:
     modalities = tuple(sorted({m for m in (r[12] or "").split(",") if m}))
-    return StudyRow(*r[:12], modalities, r[13], r[14])  # type: ignore[arg-type]
+    return StudyRow(*r[:12], modalities, r[13], r[14], r[15], bool(r[16]))  # type: ignore[arg-type]
 
 
 def _glob(pattern: str) -> str:
@@ -1040,7 +1154,7 @@ def _study_filter(q: StudyQuery) -> tuple[list[str], list[object]]:
     where: list[str] = []
     args: list[object] = []
     if q.patient_name:
-        where.append("pn_match(?, p.name_folded)")
+        where.append("pn_match(?, coalesce(st.patient_name_folded, p.name_folded))")
         args.append(q.patient_name)
     for value, column in ((q.patient_id, "p.patient_id"), (q.accession, "st.accession")):
         if value:
