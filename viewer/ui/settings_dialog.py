@@ -38,9 +38,11 @@ from viewer.net.echo import echo
 from viewer.net.nodes import DicomWebNode, NetConfig, RemoteNode, load_config, save_config
 from viewer.store import Store
 from viewer.ui.jobs import WorkerBridge
+from viewer.ui.node_dialog import NodeDialog
 from viewer.ui.study_browser import format_date
 
 NODE_COLUMNS = ("Name", "AE title", "Host", "Port", "Retrieve", "TLS")
+NODE_PROPERTY = "node"  # on a node row's Retrieve combo box (it outlives cell edits): the RemoteNode it was
 WEB_COLUMNS = ("Name", "Base URL", "Auth", "User", "Password / token")
 AUTH_KINDS = ("none", "basic", "bearer")  # what DicomWebNode supports (HTTP Basic, Bearer token)
 PRESET_COLUMNS = ("Modality", "Name", "Center", "Width", "Key")
@@ -119,12 +121,15 @@ class SettingsDialog(QDialog):
         for node in self.net.nodes.values():
             self._add_node_row(node)
         add, remove, verify = QPushButton("Add node"), QPushButton("Remove"), QPushButton("Verify (C-ECHO)")
+        edit = QPushButton("Edit… (TLS, PDU, timeouts)")
         add.clicked.connect(lambda: self._add_node_row(None))
+        edit.clicked.connect(lambda: self.edit_node(self.nodes_table.currentRow()))
         remove.clicked.connect(lambda: self.nodes_table.removeRow(self.nodes_table.currentRow()))
         verify.clicked.connect(self.verify_current)
+        self.nodes_table.verticalHeader().sectionDoubleClicked.connect(self.edit_node)
         self.verify_status = QLabel()
         buttons = QHBoxLayout()
-        for b in (add, remove, verify):
+        for b in (add, edit, remove, verify):
             buttons.addWidget(b)
         buttons.addWidget(self.verify_status, 1)
         self.web_table = QTableWidget(0, len(WEB_COLUMNS))
@@ -159,6 +164,9 @@ class SettingsDialog(QDialog):
         for column, value in enumerate(values):
             self.nodes_table.setItem(row, column, QTableWidgetItem(value))
         method = QComboBox()
+        # the node as loaded, kept with its row: fields the table does not show (TLS files, max PDU,
+        # timeouts) survive an edit of the row, a rename included
+        method.setProperty(NODE_PROPERTY, node)
         method.addItems(["move", "get"])
         method.setCurrentText(node.retrieve if node else "move")
         self.nodes_table.setCellWidget(row, 4, method)
@@ -176,9 +184,34 @@ class SettingsDialog(QDialog):
         edited = dict(name=text[0], aet=text[1], host=text[2], port=port,
                       retrieve=self.nodes_table.cellWidget(row, 4).currentText(),
                       tls=self.nodes_table.cellWidget(row, 5).isChecked())
-        old = self.net.nodes.get(text[0])
-        # fields the table does not show (TLS files, timeouts, max PDU) are kept as they were
+        old = self.nodes_table.cellWidget(row, 4).property(NODE_PROPERTY)
+        # fields the table does not show (TLS files, timeouts, max PDU) are kept as they were, even
+        # when the name changed: the row remembers the node it was loaded (or last edited) as
         return replace(old, **edited) if old else RemoteNode(**edited)  # type: ignore[arg-type]
+
+    def edit_node(self, row: int) -> NodeDialog | None:
+        """Open the form with every field of the node in ``row``; Save there updates the row."""
+        if row < 0:
+            self.verify_status.setText("Select a node first")
+            return None
+        try:
+            node = self._node_from_row(row)
+        except LightboxError as exc:
+            self.verify_status.setText(str(exc))
+            return None
+        dialog = NodeDialog(node, self)
+        dialog.accepted.connect(lambda: self._set_node_row(row, dialog.node))
+        dialog.open()
+        return dialog
+
+    def _set_node_row(self, row: int, node: RemoteNode | None) -> None:
+        if node is None:
+            return
+        for column, value in enumerate((node.name, node.aet, node.host, str(node.port))):
+            self.nodes_table.setItem(row, column, QTableWidgetItem(value))
+        self.nodes_table.cellWidget(row, 4).setProperty(NODE_PROPERTY, node)
+        self.nodes_table.cellWidget(row, 4).setCurrentText(node.retrieve)
+        self.nodes_table.cellWidget(row, 5).setChecked(node.tls)
 
     # --- DICOMweb nodes ------------------------------------------------------------------------
     def _add_web_row(self, node: DicomWebNode | None) -> None:
