@@ -339,3 +339,17 @@ def test_mpr_plane_of_a_monochrome1_series_is_inverted(ct_dir, tmp_path, capsys)
         frames[name] = read_png(out)[..., 0].astype(int)
     assert frames["mono2"][5, 5] < 10 and frames["mono1"][5, 5] > 245  # air: black, then white
     assert np.abs(frames["mono1"] - (255 - frames["mono2"])).max() <= 1
+
+
+def test_annotate_writes_the_users_templates_and_the_modality_lines(ct_dir, tmp_path, capsys, lightbox_home) -> None:
+    code, geo = render(capsys, ct_dir, "--slice", "0", "--annotate", "--json", "-o", tmp_path / "a.png")
+    assert code == 0 and "120 kV  430 mAs" in geo["annotations"]["lower_left"].splitlines()
+    assert "2012-07-06 11:18 PANCREAS" in geo["annotations"]["upper_right"].splitlines()
+    (lightbox_home / "settings.json").write_text(json.dumps(
+        {"version": 1, "annotation_templates": {"lower_left": "{Manufacturer}|{image}/{images}|{mas}"}}))
+    code, geo = render(capsys, ct_dir, "--slice", "0", "--annotate", "--json", "-o", tmp_path / "b.png")
+    maker = __import__("pydicom").dcmread(ct_dir / "1-001.dcm", stop_before_pixels=True).Manufacturer
+    assert maker and code == 0 and geo["annotations"]["lower_left"] == f"{maker}|1/134|430 mAs"
+    (lightbox_home / "settings.json").write_text(json.dumps({"annotation_templates": {"lower_left": "{x"}}))
+    assert main(["render", str(ct_dir), "--annotate", "-o", str(tmp_path / "c.png")]) == 2
+    assert "annotation template" in capsys.readouterr().err

@@ -26,3 +26,15 @@ def test_missing_file_is_default_and_bad_values_are_named(tmp_path):
     (tmp_path / "settings.json").write_text("{not json")
     with pytest.raises(SettingsError, match="cannot read"):
         load_settings(tmp_path)
+
+
+def test_annotation_templates_round_trip_and_are_validated(tmp_path):
+    s = Settings(annotation_templates={"lower_left": "Im {image}/{images}\n{acquisition}"})
+    save_settings(tmp_path, s)
+    assert load_settings(tmp_path).annotation_templates == {"lower_left": "Im {image}/{images}\n{acquisition}"}
+    assert Settings().annotation_templates == {}  # empty: every corner uses the defaults
+    (tmp_path / "settings.json").write_text(json.dumps({"annotation_templates": {"upper_left": "{Nope}"}}))
+    with pytest.raises(SettingsError, match=r"annotation template: upper_left: unknown field \{Nope\}"):
+        load_settings(tmp_path)
+    with pytest.raises(SettingsError, match="annotation_templates must map"):
+        Settings(annotation_templates=["{image}"])  # type: ignore[arg-type]

@@ -188,6 +188,50 @@ def test_linked_window_and_zoom(reading):
     assert b.scene.pan == pytest.approx(a.scene.pan)
 
 
+def test_a_key_toggles_annotations_in_every_viewport_and_templates_apply_to_all(reading, ct_dir, mr_dir):
+    """Issue 5: "Configurable, and toggleable with one key"; modality lines (kVp/mAs, TR/TE)."""
+    from viewer.core.annotations import AnnotationTemplateError
+    from viewer.core.volume import load_volume
+
+    grid = reading.grid
+    a, b, c = grid.viewports[:3]
+    grid.show_series_in(a, load_volume(sorted(ct_dir.glob("*.dcm"))))
+    grid.show_series_in(b, load_volume(sorted(p for p in mr_dir.iterdir() if p.suffix.upper() == ".IMA")))
+    assert "120 kV  430 mAs" in a.scene.corner_text("lower_left").splitlines()  # CT: Exposure (0018,1152)
+    assert "TR 10.35  TE 5  TI 300" in b.scene.corner_text("lower_left").splitlines()  # MR
+    assert "2012-07-06 11:18" in a.scene.corner_text("upper_right")  # study date and time
+    shown = [v.scene.corner_actors["lower_left"].GetVisibility() for v in (a, b)]
+    assert all(shown)
+    QTest.keyClick(c.vtk_widget, Qt.Key.Key_A)  # an empty viewport ignores keys
+    assert grid.annotations_visible
+    QTest.keyClick(a.vtk_widget, Qt.Key.Key_A)  # A in one viewport: all of them
+    assert not grid.annotations_visible
+    assert all(not v.annotations_visible for v in grid.all_viewports)
+    assert not b.scene.corner_actors["upper_left"].GetVisibility()
+    grid.set_layout(3, 3)  # viewports made later follow the grid
+    assert not grid.viewports[8].annotations_visible
+    QTest.keyClick(b.vtk_widget, Qt.Key.Key_A)
+    assert grid.annotations_visible and all(v.annotations_visible for v in grid.all_viewports)
+    assert a.scene.corner_actors["lower_left"].GetVisibility()
+    grid.set_annotations_visible(False)  # what the A shortcut / the settings flag call
+    assert all(not v.scene.corner_actors["lower_right"].GetVisibility() for v in grid.all_viewports)
+    grid.set_annotations_visible(True)
+
+    grid.set_annotation_templates({"lower_left": "{Modality} {image}/{images}\n{kvp}", "upper_left": ""})
+    assert a.scene.corner_text("lower_left") == f"CT {a.image_number() + 1}/134\n120 kV"
+    assert b.scene.corner_text("lower_left").splitlines() == [f"MR {b.image_number() + 1}/100"]  # no kV on MR
+    assert a.scene.corner_text("upper_left") == "" and b.scene.corner_text("upper_left") == ""
+    a.scroll(1)
+    assert a.scene.corner_text("lower_left").startswith(f"CT {a.image_number() + 1}/134")
+    grid.set_layout(4, 4)
+    assert grid.viewports[15].annotation_templates == grid.annotation_templates
+    with pytest.raises(AnnotationTemplateError, match="unknown field"):
+        grid.set_annotation_templates({"lower_left": "{kv}"})
+    assert a.scene.corner_text("lower_left").startswith("CT ")  # a bad template changes nothing
+    grid.set_annotation_templates(None)
+    assert a.scene.corner_text("lower_left").startswith(f"Im {a.image_number() + 1}/134")
+
+
 def test_toolbar_selects_the_tool_for_every_viewport(reading):
     toolbar = reading.toolbar
     toolbar.tool_actions["length"].trigger()

@@ -92,6 +92,15 @@ def _int_or_none(value: object) -> int | None:
         return None
 
 
+def _templates(home: str | None) -> dict[str, str]:
+    """The user's corner annotation templates (settings.json), so --annotate writes the lines
+    the viewer shows."""
+    from viewer.core.home import lightbox_home
+    from viewer.core.settings import load_settings
+
+    return load_settings(lightbox_home(home)).annotation_templates
+
+
 def _voi_window(voi) -> tuple[float, float]:
     """(center, width) of a window, or of a VOI LUT table's input range (as the viewport says)."""
     if hasattr(voi, "center"):
@@ -211,9 +220,7 @@ def run(args: argparse.Namespace) -> int:
         header = volume.headers[index]
         voi = Window(*window) if window is not None else default_voi(volume.headers[0], volume.voxels)
         if args.annotate:
-            texts = corner_texts(header, number, n, _voi_window(voi))
-            if color:
-                texts["lower_right"] = ""
+            texts = corner_texts(header, number, n, None if color else voi, templates=_templates(args.home))
         rendered = render_slice(volume, index, voi, inverted=inverted, size=size, corner_texts=texts,
                                 interpolation=args.interpolation if size is not None else None)
         frame, grid = rendered.frame, rendered.grid
@@ -234,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
             window = (chosen.center, chosen.width)
         shown_voi = Window(*window)
         if args.annotate:
-            texts = corner_texts(header, 0, n, window)
+            texts = corner_texts(header, 0, n, window, templates=_templates(args.home))
             slab_text = f"  {slab.mode.upper()} {slab.thickness:g} mm" if slab else ""
             texts["lower_left"] = f"{args.plane.capitalize()} MPR{slab_text}\n" + "LPS ({:.1f}, {:.1f}, {:.1f})".format(
                 *(at if at is not None else volume_center(volume.affine, shape)))

@@ -1,5 +1,9 @@
 """User preferences kept in ``<home>/settings.json``: theme, annotations, window presets.
 
+``annotation_templates`` maps a corner (``upper_left``, ``upper_right``, ``lower_left``,
+``lower_right``) to its template text (see viewer.core.annotations); corners not in it use the
+built-in defaults, so an empty dict means "all defaults" and a later Lightbox can improve them.
+
 Versioned (``version``) so a later Lightbox can migrate the file instead of dropping it;
 unknown keys from a newer version are kept untouched on save. Network nodes live beside it
 in ``nodes.json`` (viewer.net.nodes), the index in ``index.sqlite``.
@@ -14,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from viewer.core.annotations import AnnotationTemplateError, validate_templates
 from viewer.core.errors import LightboxError
 
 SETTINGS_NAME = "settings.json"
@@ -31,6 +36,8 @@ class Settings:
     annotations: bool = True
     # each: {"modality": "CT", "name": "Lung", "center": -600, "width": 1500, "key": "4"}
     user_presets: list[dict[str, Any]] = field(default_factory=list)
+    # corner -> template, e.g. {"lower_left": "Im {image}/{images}\n{acquisition}"}; missing corners: defaults
+    annotation_templates: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # keys of newer versions
 
     def __post_init__(self) -> None:
@@ -42,6 +49,13 @@ class Settings:
                 raise SettingsError(f"window preset {entry} lacks {sorted(missing)}")
             if float(entry["width"]) < 1:
                 raise SettingsError(f"window preset {entry['name']!r}: width must be at least 1")
+        if not isinstance(self.annotation_templates, dict):
+            raise SettingsError("annotation_templates must map corners to template texts, "
+                                f"not {type(self.annotation_templates).__name__}")
+        try:
+            validate_templates(self.annotation_templates)
+        except AnnotationTemplateError as exc:
+            raise SettingsError(f"annotation template: {exc}") from None
 
 
 def settings_path(home: str | os.PathLike[str]) -> Path:
@@ -57,7 +71,7 @@ def load_settings(home: str | os.PathLike[str]) -> Settings:
     except (OSError, ValueError) as exc:
         raise SettingsError(f"{path}: cannot read settings: {exc}") from exc
     data.pop("version", None)
-    known = {"theme", "annotations", "user_presets"}
+    known = {"theme", "annotations", "user_presets", "annotation_templates"}
     return Settings(**{k: v for k, v in data.items() if k in known},
                     extra={k: v for k, v in data.items() if k not in known})
 

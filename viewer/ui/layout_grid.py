@@ -19,11 +19,13 @@ bigger layout restores what was there.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QByteArray, QEvent, QMimeData, QObject, Qt, Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QVBoxLayout, QWidget
 
+from viewer.core.annotations import validate_templates
 from viewer.core.pixels.display import default_voi, presentation_inverted
 from viewer.core.pixels.voi import VoiLut, Window
 from viewer.core.volume import Volume, load_volume
@@ -113,6 +115,8 @@ class LayoutGrid(QWidget):
         self.tool = "window"
         self.maximized: Viewport | None = None
         self.preset_table = None  # set by set_preset_table; None = the built-ins
+        self.annotations_visible = True  # the same in every viewport: set_annotations_visible
+        self.annotation_templates: dict[str, str] = {}  # corner -> template; see set_annotation_templates
         self.set_layout(rows, cols)
 
     # --- layout -------------------------------------------------------------------------------
@@ -169,6 +173,10 @@ class LayoutGrid(QWidget):
         view.measurement_changed.connect(lambda m, v=view: self.measurement_changed.emit(v, m))
         if self.preset_table is not None:
             view.preset_table = self.preset_table
+        view.set_annotations_visible(self.annotations_visible)
+        if self.annotation_templates:
+            view.set_annotation_templates(self.annotation_templates)
+        view.annotations_changed.connect(self.set_annotations_visible)  # the A key in any viewport
         view.vtk_widget.setAcceptDrops(True)
         view.vtk_widget.installEventFilter(self)
         self.viewport_added.emit(view)
@@ -192,6 +200,24 @@ class LayoutGrid(QWidget):
         self.preset_table = table
         for view in self.all_viewports:
             view.preset_table = table
+
+    def set_annotations_visible(self, visible: bool) -> None:
+        """Corner annotations (and edge labels, scale bar, warnings) on or off in every viewport,
+        hidden ones included; the A key in any viewport calls this through its signal."""
+        self.annotations_visible = bool(visible)
+        for view in self.all_viewports:
+            view.set_annotations_visible(self.annotations_visible)
+
+    def toggle_annotations(self) -> None:
+        self.set_annotations_visible(not self.annotations_visible)
+
+    def set_annotation_templates(self, templates: Mapping[str, str] | None) -> None:
+        """Corner templates for every viewport (``Settings.annotation_templates``; None or {} =
+        the defaults). Raises AnnotationTemplateError for a template it cannot use, before any
+        viewport changes."""
+        self.annotation_templates = validate_templates(templates or {})
+        for view in self.all_viewports:
+            view.set_annotation_templates(self.annotation_templates)
 
     def set_active(self, viewport: Viewport) -> None:
         if viewport is self._active:

@@ -9,12 +9,13 @@ Mouse: wheel scrolls slices; the left button runs the chosen tool (:data:`TOOLS`
 default, where right widens the window and up raises the centre); right-drag zooms about the
 press point; middle-drag (or Shift+left) pans. Keys: PgUp/PgDn/arrows scroll, Home/End jump,
 0–9 apply W/L presets (:mod:`viewer.core.presets`), I inverts, R resets, F fits, A toggles
-annotations, [ and ] rotate 90°, H and V flip, + and - zoom, N toggles interpolation (nearest
-for pixel peeping), space plays/stops cine, Delete removes the measurement under the mouse (else
-the newest on the image), Esc cancels the one being drawn. Dragging a measurement's end point
-(with any tool) moves it and re-measures; a double-click (outside the measuring tools) asks the
-grid to maximize the viewport. VTK's own bindings (which include 'q' = quit) are replaced: an
-observer on the style replaces the style's default handler.
+annotations (in every viewport of a grid; the corner texts follow the
+:mod:`viewer.core.annotations` templates), [ and ] rotate 90°, H and V flip, + and - zoom, N
+toggles interpolation (nearest for pixel peeping), space plays/stops cine, Delete removes the
+measurement under the mouse (else the newest on the image), Esc cancels the one being drawn.
+Dragging a measurement's end point (with any tool) moves it and re-measures; a double-click
+(outside the measuring tools) asks the grid to maximize the viewport. VTK's own bindings (which
+include 'q' = quit) are replaced: an observer on the style replaces the style's default handler.
 
 Measurements are :class:`~viewer.core.measurements.Measurement` values in patient
 coordinates; the viewport announces each one (``measurement_added``/``measurement_removed``)
@@ -24,6 +25,7 @@ shows stored ones again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +35,7 @@ from PySide6.QtWidgets import QWidget
 from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 
-from viewer.core.annotations import corner_texts
+from viewer.core.annotations import corner_texts, validate_templates
 from viewer.core.cine import frame_intervals_ms
 from viewer.core.measure_gesture import MeasureGesture
 from viewer.core.measurements import Measurement, measure
@@ -86,6 +88,7 @@ class Viewport(QWidget):
     hovered = Signal(object)  # the same dict on every mouse move without a button: for a status bar
     cine_toggled = Signal(bool)
     volume_changed = Signal()  # show_volume or clear: another series (or none) is shown now
+    annotations_changed = Signal(bool)  # annotations shown/hidden (the A key): the grid follows
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -123,6 +126,7 @@ class Viewport(QWidget):
         self.voi_tables: list[VoiLut] = []
         self.presets: list[Preset] = []
         self.annotations_visible = True
+        self.annotation_templates: dict[str, str] = {}  # corner -> template; missing corners: defaults
         self.tool = "window"
         self.preset_table = BUILTIN  # modality -> presets; viewer.core.presets.with_overrides for user edits
         self.measurements: list[Measurement] = []
@@ -277,9 +281,24 @@ class Viewport(QWidget):
         self._refresh()
 
     def toggle_annotations(self) -> None:
-        self.annotations_visible = not self.annotations_visible
-        self.scene.show_annotations(self.annotations_visible)
+        """The A key: annotations off or on again (a grid makes every viewport follow)."""
+        self.set_annotations_visible(not self.annotations_visible)
+
+    def set_annotations_visible(self, visible: bool) -> None:
+        """Show or hide corner texts, edge labels, scale bar and warnings; announces a change."""
+        visible = bool(visible)
+        if visible == self.annotations_visible:
+            return
+        self.annotations_visible = visible
+        self.scene.show_annotations(visible)
         self.render()
+        self.annotations_changed.emit(visible)
+
+    def set_annotation_templates(self, templates: Mapping[str, str] | None) -> None:
+        """Corner templates (see viewer.core.annotations; None or {} = the defaults). Raises
+        AnnotationTemplateError, naming the corner and field, for a template it cannot use."""
+        self.annotation_templates = validate_templates(templates or {})
+        self._refresh()
 
     def set_interpolation(self, smooth: bool) -> None:
         self.scene.set_interpolation(smooth)
@@ -439,18 +458,9 @@ class Viewport(QWidget):
         if self.volume is not None:
             k = self.scene.slice_index
             header = self.volume.headers[k]
-            texts = corner_texts(header, self.image_number(k), self.scene.slice_count, self.scene.window,
-                                 self.scene.zoom)
-            if self.scene.is_color:
-                texts["lower_right"] = f"Zoom {self.scene.zoom:.2f}"
-            else:  # the first line says W/L; name a table or a non-linear function there
-                lines = texts.get("lower_right", "").split("\n")
-                voi = self.scene.voi
-                if isinstance(voi, VoiLut):
-                    lines[0] = f"VOI LUT {voi.explanation}".strip()
-                elif voi.function != "LINEAR":
-                    lines[0] += f" {voi.function}"
-                texts["lower_right"] = "\n".join(lines)
+            texts = corner_texts(header, self.image_number(k), self.scene.slice_count,
+                                 None if self.scene.is_color else self.scene.voi, self.scene.zoom,
+                                 templates=self.annotation_templates)
             self.scene.set_corner_text(texts)
             shapes_key = self._shapes_key()
             if shapes_key != self._shapes_shown:  # a W/L drag does not rebuild the measurement props
