@@ -176,3 +176,39 @@ def test_unsigned_16_bit_values_beyond_int16_fall_back_to_float32(tmp_path: Path
     assert vol.voxels.dtype == np.float32
     assert vol.voxels.max() == 57330 + 2
     assert np.array_equal(vol.voxels[1], stored.astype(np.float32) + 1)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_one_truncated_file_becomes_a_named_gap_slice(tmp_path: Path, workers: int) -> None:
+    """40 real CT slices, one cut short: the other 39 load exactly, the bad one is a gap (issue 3).
+
+    With 2 workers the slices decode on threads (PARALLEL_MIN_FRAMES is 32), with 1 serially."""
+    files = sorted(CT.glob("*.dcm"))[:40]
+    for f in files:
+        shutil.copyfile(f, tmp_path / f.name)
+    whole = SeriesLoader(tmp_path, workers=workers).load()
+    bad = tmp_path / files[13].name
+    bad_uid = pydicom.dcmread(bad, stop_before_pixels=True).SOPInstanceUID
+    k = next(i for i, h in enumerate(whole.headers) if h.SOPInstanceUID == bad_uid)
+    data = bad.read_bytes()
+    bad.write_bytes(data[: len(data) - 100_000])
+
+    loader = SeriesLoader(tmp_path, workers=workers)
+    vol = loader.load()
+    assert vol.voxels.shape == whole.voxels.shape and vol.voxels.dtype == whole.voxels.dtype
+    assert vol.acquired is not None and list(np.flatnonzero(~vol.acquired)) == [k]
+    assert (vol.voxels[k] == loader.fill_value()).all()
+    others = [i for i in range(len(files)) if i != k]
+    np.testing.assert_array_equal(vol.voxels[others], whole.voxels[others])
+    (warning,) = [w for w in vol.warnings if files[13].name in w]
+    assert f"slice {k}" in warning and "1.2.840.10008.1.2" in warning and "gap" in warning
+    assert "not decoded" in str(vol.headers[k].ImageComments)
+    assert loader.stacks[0].acquired.all()  # the loader's own geometry is left alone
+
+
+def test_a_series_with_no_decodable_slice_still_raises(tmp_path: Path) -> None:
+    for f in sorted(CT.glob("*.dcm"))[:2]:
+        data = f.read_bytes()
+        (tmp_path / f.name).write_bytes(data[: len(data) - 100_000])
+    with pytest.raises(DecodeError, match=r"1-00[12]\.dcm"):
+        load_volume(tmp_path)

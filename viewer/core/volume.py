@@ -405,13 +405,19 @@ class _SlotWriter:
         os.close(self.fd)
 
 
+_Failure = tuple[int, tuple[str, str, str, str]]  # (slot, error tuple)
+
+
 def _decode_into(out: np.ndarray | _SlotWriter,
-                 tasks: Sequence[_Task]) -> tuple[list[int], tuple[str, str, str, str] | None]:
+                 tasks: Sequence[_Task]) -> tuple[list[int], list[_Failure]]:
     """Decode tasks into ``out`` (an array, or a writer to the shared volume file).
 
-    Returns (slots that overflowed int16, error or None).
+    Returns (slots that overflowed int16, slots that failed with their errors). A failed
+    frame does not stop the others: one damaged file must not make a series unviewable
+    (the caller shows the slot as a gap and names the file).
     """
     overflow: list[int] = []
+    failed: list[_Failure] = []
     cache: dict[str, np.ndarray] = {}
     writer = out if isinstance(out, _SlotWriter) else None
     for task in tasks:
@@ -437,8 +443,8 @@ def _decode_into(out: np.ndarray | _SlotWriter,
             if writer is not None:
                 writer.write(task.slot)
         except Exception as exc:  # every decode failure becomes a named error in the caller
-            return overflow, _error_tuple(exc, src)
-    return overflow, None
+            failed.append((task.slot, _error_tuple(exc, src)))
+    return overflow, failed
 
 
 def _decode_chunk_shared(shm_path: str, shape: tuple[int, ...], dtype: str, tasks: list[_Task]):
@@ -773,9 +779,9 @@ class SeriesLoader:
                             tasks[r.lo[k]].header),
                       _Task(1, tasks[r.hi[k]].source, tasks[r.hi[k]].slope, tasks[r.hi[k]].intercept,
                             tasks[r.hi[k]].header)]
-            _, err = _decode_into(pair, picked)
-            if err:
-                _raise_error(err)
+            _, errors = _decode_into(pair, picked)
+            if errors:
+                _raise_error(errors[0][1])
             w = np.float32(r.weight[k])
             return (np.float32(1) - w) * pair[0] + w * pair[1]
         dtype = self.dtype(stack)
@@ -783,46 +789,79 @@ class SeriesLoader:
         if st.slots[k] is None:
             out[...] = self.fill_value(stack)
             return out[0]
-        overflow, err = _decode_into(out, [self._slot_task(stack, k)])
-        if err:
-            _raise_error(err)
+        overflow, errors = _decode_into(out, [self._slot_task(stack, k)])
+        if errors:
+            _raise_error(errors[0][1])
         if overflow:
             return out[0] if dtype != np.int16 else self._read_as_float(k, stack)
         return out[0]
 
     def _read_as_float(self, k: int, stack: int) -> np.ndarray:
         out = np.empty((1, *self.shape(stack)[1:]), np.float32)
-        _, err = _decode_into(out, [self._slot_task(stack, k)])
-        if err:
-            _raise_error(err)
+        _, errors = _decode_into(out, [self._slot_task(stack, k)])
+        if errors:
+            _raise_error(errors[0][1])
         return out[0]
 
     def load(self, stack: int = 0, *, progress: ProgressCallback | None = None,
              cancel: CancelToken | None = None) -> Volume:
-        """Decode every slice of a stack into a :class:`Volume` (in parallel for big series)."""
+        """Decode every slice of a stack into a :class:`Volume` (in parallel for big series).
+
+        A frame that cannot be decoded (a truncated or corrupt file) becomes a gap slice like
+        a missing one: filled with :meth:`fill_value`, ``acquired[k]`` False, its header's
+        Image Comments and a warning naming the file, transfer syntax and reason. Never a
+        silently wrong image, and never a whole series lost to one bad file: only when no
+        frame decodes does the load raise that first :class:`DecodeError`.
+        """
         st = self.stacks[stack]
         dtype = self.dtype(stack)
-        voxels = self._decode(stack, dtype, progress or no_progress, cancel)
+        voxels, failed = self._decode(stack, dtype, progress or no_progress, cancel)
         if voxels is None:  # a slice did not fit int16 after all (e.g. 16-bit unsigned MR): redo as float32
             dtype = np.dtype(np.float32)
-            voxels = self._decode(stack, dtype, progress or no_progress, cancel)
+            voxels, failed = self._decode(stack, dtype, progress or no_progress, cancel)
             assert voxels is not None
+        failed.sort()
+        if failed and len(failed) == len(self._tasks(stack)):
+            _raise_error(failed[0][1])
+        fill = self.fill_value(stack)
+        for slot, _ in failed:
+            voxels[slot] = fill  # before interpolation: slot is then an acquired frame's index
+        acquired = st.acquired.copy()
+        bad = {slot for slot, _ in failed}
         if st.resample is not None:
+            r = st.resample
             voxels = _interpolate(voxels, st)
-        elif any(s is None for s in st.slots):
-            fill = self.fill_value(stack)
+            gaps = [k for k in range(len(acquired)) if int(r.lo[k]) in bad or int(r.hi[k]) in bad]
+        else:
             for k, s in enumerate(st.slots):
                 if s is None:
                     voxels[k] = fill
+            gaps = sorted(bad)
+        acquired[gaps] = False
+        headers = self.headers(stack)
+        warnings = self.warnings(stack)
+        if failed:
+            items = list(headers._items)
+            for slot, (_, path, ts, reason) in failed:
+                note = f"not decoded, shown as a gap: {Path(path).name} ({_syntax_name(ts)}): {reason}"
+                warnings.append(f"slice {slot}: {path} cannot be decoded ({_syntax_name(ts)}): {reason}; "
+                                "shown as a gap")
+                if st.resample is None:
+                    h = Dataset()
+                    h.update(headers[slot])  # type: ignore[arg-type]
+                    h.add_new(0x00204000, "LT", note)  # Image Comments (PS3.3 C.7.6.1)
+                    items[slot] = h
+            headers = HeaderList(items)
         first = st.frames[0].header
         return Volume(
-            voxels=voxels, affine=st.affine.copy(), headers=self.headers(stack),
+            voxels=voxels, affine=st.affine.copy(), headers=headers,
             frame_of_reference_uid=str(first.get("FrameOfReferenceUID", "")),
-            warnings=self.warnings(stack), acquired=st.acquired, label=st.label,
+            warnings=warnings, acquired=acquired, label=st.label,
         )
 
     def _decode(self, stack: int, dtype: np.dtype, progress: ProgressCallback,
-                cancel: CancelToken | None) -> np.ndarray | None:
+                cancel: CancelToken | None) -> tuple[np.ndarray | None, list[_Failure]]:
+        """The decoded slots (None when one overflowed int16) and the slots that failed."""
         st = self.stacks[stack]
         tasks = self._tasks(stack)
         rows_cols = self.shape(stack)[1:]
@@ -843,7 +882,8 @@ class SeriesLoader:
             chunks = _chunks(tasks, self.workers * (6 if native else 24))
             results = _run(_threads(self.workers), _decode_into, [(voxels, c) for c in chunks],
                            [len(c) for c in chunks], len(tasks), "decoding slices", progress, cancel)
-            return None if _check(results) else voxels
+            overflow, failed = _check(results)
+            return (None if overflow else voxels), failed
         pool = _pool(self.workers) if parallel and _shm_room(nbytes) else None
         if pool is not None:
             out = _SharedOutput(shape, dtype)
@@ -858,26 +898,32 @@ class SeriesLoader:
             finally:
                 out.release()
             if pool is not None:
-                return None if _check(results) else out.array
+                overflow, failed = _check(results)
+                return (None if overflow else out.array), failed
         voxels = np.empty(shape, dtype)
+        failed = []
         for i in range(0, len(tasks), 8):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            overflow, err = _decode_into(voxels, tasks[i:i + 8])
-            if err:
-                _raise_error(err)
+            overflow, errors = _decode_into(voxels, tasks[i:i + 8])
+            failed += errors
             if overflow:
-                return None
+                return None, failed
             progress(Progress(min(i + 8, len(tasks)), len(tasks), "decoding slices"))
-        return voxels
+        return voxels, failed
 
 
-def _check(results: list[tuple[list[int], tuple[str, str, str, str] | None]]) -> bool:
-    """Raise the first chunk's error; True when a slot overflowed int16 (redo as float32)."""
-    for _overflow, err in results:
-        if err:
-            _raise_error(err)
-    return any(overflow for overflow, _ in results)
+def _check(results: list[tuple[list[int], list[_Failure]]]) -> tuple[bool, list[_Failure]]:
+    """Whether a slot overflowed int16 (redo as float32), and every chunk's failed slots."""
+    return any(overflow for overflow, _ in results), [f for _, errors in results for f in errors]
+
+
+def _syntax_name(ts: str) -> str:
+    """A transfer syntax UID with its PS3.6 name, for messages ("1.2.840.10008.1.2.4.90 JPEG 2000 ...")."""
+    from pydicom.uid import UID
+
+    name = UID(ts).name if ts else ""
+    return f"{ts} {name}" if name and name != ts else ts or "unknown transfer syntax"
 
 
 def _task(slot: int, frame: Frame) -> _Task:
