@@ -176,7 +176,7 @@ class LayoutGrid(QWidget):
         view.set_annotations_visible(self.annotations_visible)
         if self.annotation_templates:
             view.set_annotation_templates(self.annotation_templates)
-        view.annotations_changed.connect(self.set_annotations_visible)  # the A key in any viewport
+        view.annotations_changed.connect(self._viewport_annotations)  # the A key in any viewport
         view.vtk_widget.setAcceptDrops(True)
         view.vtk_widget.installEventFilter(self)
         self.viewport_added.emit(view)
@@ -210,6 +210,10 @@ class LayoutGrid(QWidget):
 
     def toggle_annotations(self) -> None:
         self.set_annotations_visible(not self.annotations_visible)
+
+    def _viewport_annotations(self, visible: bool) -> None:
+        if visible != self.annotations_visible:  # one viewport toggled: the others follow (once)
+            self.set_annotations_visible(visible)
 
     def set_annotation_templates(self, templates: Mapping[str, str] | None) -> None:
         """Corner templates for every viewport (``Settings.annotation_templates``; None or {} =
