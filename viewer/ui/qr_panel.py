@@ -34,12 +34,12 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.annotations import display_name
-from viewer.core.errors import Cancelled
+from viewer.core.errors import Cancelled, LightboxError
 from viewer.core.tasks import CancelToken
 from viewer.net.find import FindQuery
-from viewer.net.nodes import DicomWebNode, NetConfig, RemoteNode, load_config
+from viewer.net.nodes import DicomWebNode, LocalSettings, NetConfig, RemoteNode, load_config
 from viewer.net.storescp import StorageSCP
-from viewer.services.network import find_any, retrieve_any, verify_node
+from viewer.services.network import CacheSink, find_any, retrieve_any, verify_node
 from viewer.store import Store
 from viewer.ui.jobs import WorkerBridge
 from viewer.ui.jobs_panel import Job, JobRunner
@@ -69,7 +69,13 @@ class QueryRetrievePanel(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store, self.home, self.workers, self.jobs = store, Path(home), workers, jobs
-        self.scp: StorageSCP | None = None
+        self._scp: StorageSCP | None = None
+        self._scp_local: LocalSettings | None = None  # what the running (or failed) SCP was started with
+        self._scp_wanted = False  # the SCP was started once: settings changes restart it
+        self._scp_restart_pending = False  # a restart waits for the running retrieves
+        self.scp_state = QLabel("Storage SCP: not started")
+        self.scp_state.setWordWrap(True)
+        self.scp_state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.config = NetConfig()
         self.closed = False
         self._running: dict[CancelToken, threading.Event] = {}  # retrieves in flight -> finished
@@ -117,6 +123,7 @@ class QueryRetrievePanel(QWidget):
         bottom.addStretch(1)
         bottom.addWidget(self.retrieve_button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.scp_state)
         layout.addLayout(top)
         layout.addLayout(form)
         layout.addWidget(self.search_button)
@@ -187,14 +194,77 @@ class QueryRetrievePanel(QWidget):
                 callback(value)
         return call
 
+    # --- storage SCP ---------------------------------------------------------------------------
+    @property
+    def scp(self) -> StorageSCP | None:
+        """Our running storage SCP (C-MOVE destination, modality pushes), or None."""
+        return self._scp
+
+    @scp.setter
+    def scp(self, scp: StorageSCP | None) -> None:
+        self._scp = scp
+        if scp is not None:
+            self._scp_wanted, self._scp_local = True, scp.local
+        self._show_scp_state("")
+
+    def start_scp(self) -> str:
+        """(Re)start the storage SCP with our AE settings; returns the state the panel now shows.
+
+        A port that cannot be opened leaves the viewer usable (C-GET still works) and says
+        what to do in the panel until the settings change.
+        """
+        self._scp_wanted, self._scp_restart_pending = True, False
+        old, self._scp = self._scp, None
+        if old is not None:
+            old.stop()
+        local = self.config.local
+        self._scp_local = local
+        scp = StorageSCP(local, CacheSink(self.store, "storage SCP", self._relay.added.emit))
+        try:
+            scp.start()
+        except (LightboxError, OSError, ValueError) as exc:  # port taken, no permission, bad TLS files
+            reason = getattr(exc.__cause__, "strerror", None) or str(exc)
+            return self._show_scp_state(
+                f"Storage SCP not running: cannot listen on port {local.port} as {local.ae_title} ({reason}). "
+                "Choose another port in File → Settings → Network, or close the program that uses it; "
+                "C-MOVE needs it, C-GET does not.")
+        self.scp = scp
+        return self.scp_state.text()
+
+    def _show_scp_state(self, problem: str) -> str:
+        if problem:
+            text, color = problem, "#d04040"
+        elif self._scp is not None:
+            text, color = (f"Storage SCP: {self._scp.ae_title} listening on port {self._scp.port} "
+                           "(C-MOVE destination, pushes from modalities)"), ""
+        else:
+            text, color = "Storage SCP: not started", ""
+        if self._scp_restart_pending:
+            text += " — new AE settings apply when the running retrieves end"
+        self.scp_state.setText(text)
+        self.scp_state.setStyleSheet(f"color: {color}" if color else "")
+        return text
+
+    def _apply_local_settings(self) -> None:
+        """Restart the SCP when our AE settings changed (title, port, accepted callers, TLS...),
+        or retry it when it had failed; a running retrieve finishes on the old one first."""
+        if not self._scp_wanted or (self._scp is not None and self._scp_local == self.config.local):
+            return
+        if self.running_retrieves:
+            self._scp_restart_pending = True
+            self._show_scp_state("")
+            return
+        self.start_scp()
+
     # --- nodes ---------------------------------------------------------------------------------
     def reload_nodes(self) -> None:
-        """Re-read ``nodes.json`` (after settings changed)."""
+        """Re-read ``nodes.json`` (after settings changed); our AE changes restart the storage SCP."""
         try:
             self.config = load_config(self.home)
         except Exception as exc:  # a broken config file must not break the window
             self.message.setText(str(exc))
             self.config = NetConfig()
+        self._apply_local_settings()
         current = self.node_combo.currentText()
         self.node_combo.blockSignals(True)
         self.node_combo.clear()
@@ -355,6 +425,8 @@ class QueryRetrievePanel(QWidget):
     def _retrieved(self, report: object) -> None:
         if self.closed:
             return
+        if self._scp_restart_pending and not self.running_retrieves:
+            self.start_scp()
         self.cache_changed.emit(self._pending_study)
         self.retrieve_finished.emit(report)
 
