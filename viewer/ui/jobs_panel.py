@@ -64,12 +64,13 @@ def describe_result(result: Any) -> tuple[str, str, list[str]]:
     """Status, one-line summary and detail lines of a work report (duck-typed).
 
     Reports say ``cancelled``, ``ok`` and list problems in ``failures`` (objects with ``path``
-    and ``reason``) or ``failed_uids``; a ``summary()`` method gives the line if present.
+    and ``reason``), ``failed_sop_uids`` and ``error`` (a retrieve's report); a ``summary()``
+    method gives the line if present.
     """
     if result is None:
         return DONE, "done", []
     failures = list(getattr(result, "failures", []) or [])
-    details = [_issue_text(f) for f in failures]
+    details = [_issue_text(f) for f in failures] + _retrieve_issues(result)
     for extra in ("conflicts", "skipped_files"):
         details += [f"{extra[:-1].replace('_', ' ')}: {getattr(f, 'path', '')}: {getattr(f, 'reason', f)}"
                     for f in getattr(result, extra, []) or []]
@@ -79,6 +80,32 @@ def describe_result(result: Any) -> tuple[str, str, list[str]]:
         return CANCELLED, summary, details
     ok = getattr(result, "ok", True)
     return (DONE if ok else PARTIAL), summary, details
+
+
+def _retrieve_issues(result: Any) -> list[str]:
+    """What went wrong in a C-GET/C-MOVE/WADO-RS retrieve (viewer.net.retrieve.RetrieveReport).
+
+    The peer lists the instances it could not send in Failed SOP Instance UID List (0008,0058),
+    PS3.4 C.4.2.1.4 / C.4.3.1.3.1; when it only counts them, the count is all there is to say.
+    """
+    lines = []
+    error = getattr(result, "error", None)
+    if error:
+        lines.append(f"error: {error}")
+    failed_uids = [str(u) for u in getattr(result, "failed_sop_uids", None) or []]
+    lines += [f"not retrieved: SOP Instance UID {uid}" for uid in failed_uids]
+    failed = getattr(result, "failed", 0)
+    if isinstance(failed, int) and failed > len(failed_uids) and hasattr(result, "failed_sop_uids"):
+        lines.append(f"{failed - len(failed_uids)} more sub-operations failed; the peer did not say which "
+                     "(its log names them)")
+    remaining = getattr(result, "remaining", 0)
+    if isinstance(remaining, int) and remaining > 0:
+        lines.append(f"{remaining} instances were not sent (remaining when the retrieve ended)")
+    status = getattr(result, "status", None)
+    if hasattr(result, "failed_sop_uids") and isinstance(status, int) and status not in (0, 0xFE00) \
+            and not lines:
+        lines.append(f"final status 0x{status:04X} {getattr(result, 'status_text', '')}".rstrip())
+    return lines
 
 
 def _issue_text(issue: Any) -> str:
@@ -172,18 +199,32 @@ class JobRow(QWidget):
         box.exec()
 
 
-class JobsPanel(QScrollArea):
-    """The list of jobs, newest at the top."""
+class JobsPanel(QWidget):
+    """The list of jobs, newest at the top, with a button that clears the finished ones."""
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWidgetResizable(True)
+        self.runner = runner
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
         inner = QWidget()
         self.rows_layout = QVBoxLayout(inner)
         self.rows_layout.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.empty = QLabel("No jobs yet. Imports, retrieves and sends appear here.")
         self.rows_layout.addWidget(self.empty)
-        self.setWidget(inner)
+        self.scroll.setWidget(inner)
+        self.clear_button = QPushButton("Clear finished")
+        self.clear_button.setToolTip("Remove the jobs that are done, failed or cancelled from this list")
+        self.clear_button.clicked.connect(self.clear_finished)
+        self.clear_button.setEnabled(False)
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 2, 4, 0)
+        top.addStretch(1)
+        top.addWidget(self.clear_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.scroll, 1)
         self.rows: list[JobRow] = []
         runner.job_added.connect(self.add)
 
@@ -192,3 +233,20 @@ class JobsPanel(QScrollArea):
         row = JobRow(job)
         self.rows.append(row)
         self.rows_layout.insertWidget(0, row)
+        job.changed.connect(self._update_clear_button)
+
+    def _update_clear_button(self) -> None:
+        self.clear_button.setEnabled(any(r.job.status != RUNNING for r in self.rows))
+
+    def clear_finished(self) -> int:
+        """Remove finished jobs (done, partial, failed, cancelled); running ones stay. Returns how many."""
+        finished = [r for r in self.rows if r.job.status != RUNNING]
+        for row in finished:
+            self.rows.remove(row)
+            self.rows_layout.removeWidget(row)
+            row.deleteLater()
+            if row.job in self.runner.jobs:
+                self.runner.jobs.remove(row.job)
+        self.empty.setVisible(not self.rows)
+        self._update_clear_button()
+        return len(finished)
