@@ -136,3 +136,59 @@ def test_recovery_only_touches_dead_writers_files(lightbox_home: Path, mr_dir: P
         assert busy.exists()
         assert index_rows(lightbox_home, "SELECT path FROM pending_file") == [("store/1.2.3/4.5.6/busy.dcm",)]
         assert store.recover() == 0
+
+
+def _dead_pid() -> int:
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout.strip())
+
+
+def test_power_cut_after_an_import_keeps_its_complete_files(lightbox_home: Path, mr_dir: Path) -> None:
+    """The index's last commit (synchronous=NORMAL) was lost, the journal and the files were not.
+
+    What a power cut right after an import leaves: complete managed copies of a dead import
+    process, journalled, with no index rows. The CD may be ejected already, so recovery
+    indexes them; only an incomplete copy is deleted (issue 4: nothing lost).
+    """
+    from viewer.store.layout import managed_relpath
+
+    Store.open(lightbox_home).close()
+    dead = _dead_pid()
+    sources = sorted(mr_dir.glob("*.IMA"))[:4]
+    rels = []
+    for src in sources:
+        ds = pydicom.dcmread(src, stop_before_pixels=True)
+        rel = managed_relpath(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+        (lightbox_home / rel).parent.mkdir(parents=True, exist_ok=True)
+        (lightbox_home / rel).write_bytes(src.read_bytes())
+        rels.append(rel)
+    cut = lightbox_home / rels[3]
+    cut.write_bytes(cut.read_bytes()[:50_000])  # this one never reached the disk whole
+    conn = sqlite3.connect(lightbox_home / "index.sqlite")
+    conn.executemany("INSERT INTO pending_file(path, pid, op) VALUES (?, ?, 'write')", [(r, dead) for r in rels])
+    conn.commit()
+    conn.close()
+    with Store.open(lightbox_home) as store:
+        indexed = [i for st in store.studies() for i in store.study_instances(st.study_uid)]
+        assert sorted(i.path.relative_to(lightbox_home).as_posix() for i in indexed) == sorted(rels[:3])
+        for i in indexed:
+            assert i.path.read_bytes() == sources[rels.index(i.path.relative_to(lightbox_home).as_posix())
+                                                  ].read_bytes()
+        assert not cut.exists()
+        assert index_rows(lightbox_home, "SELECT count(*) FROM pending_file") == [(0,)]
+
+
+def test_a_crashed_delete_is_finished_not_undone(lightbox_home: Path, mr_dir: Path) -> None:
+    """A study removed from the index whose files were not yet unlinked stays removed."""
+    with Store.open(lightbox_home) as store:
+        store.import_paths([mr_dir / "000001.IMA"])
+        (inst,) = store.study_instances(store.studies()[0].study_uid)
+    rel = inst.path.relative_to(lightbox_home).as_posix()
+    conn = sqlite3.connect(lightbox_home / "index.sqlite")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("INSERT OR REPLACE INTO pending_file(path, pid, op) VALUES (?, ?, 'delete')", (rel, _dead_pid()))
+    conn.execute("DELETE FROM study")  # what Store._delete commits before unlinking
+    conn.commit()
+    conn.close()
+    with Store.open(lightbox_home) as store:
+        assert store.studies() == [] and not inst.path.exists()

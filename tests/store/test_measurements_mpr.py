@@ -162,7 +162,8 @@ def test_a_schema_2_index_upgrades_and_keeps_its_measurements(cached_ct, tmp_pat
         "ALTER TABLE measurement DROP COLUMN plane; ALTER TABLE patient DROP COLUMN id_collision; "
         "ALTER TABLE study DROP COLUMN patient_name; ALTER TABLE study DROP COLUMN patient_name_folded; "
         "ALTER TABLE study DROP COLUMN patient_birth_date; ALTER TABLE study DROP COLUMN patient_sex; "
-        "PRAGMA user_version = 2;")  # migration 4's columns too
+        "ALTER TABLE pending_file DROP COLUMN op; "
+        "PRAGMA user_version = 2;")  # migrations 4-5's columns too
     conn.close()
 
     kept = MeasurementStore.open(index)

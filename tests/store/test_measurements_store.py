@@ -109,9 +109,10 @@ def test_an_existing_cache_is_upgraded_and_keeps_its_studies(lightbox_home, ct_d
     # make it what Lightbox's first schema wrote: no measurement table, user_version 1
     conn = sqlite3.connect(index)
     conn.executescript(
-        "DROP TABLE measurement; ALTER TABLE patient DROP COLUMN id_collision; "  # and migration 4's columns
+        "DROP TABLE measurement; ALTER TABLE patient DROP COLUMN id_collision; "  # and migrations 4-5's columns
         "ALTER TABLE study DROP COLUMN patient_name; ALTER TABLE study DROP COLUMN patient_name_folded; "
         "ALTER TABLE study DROP COLUMN patient_birth_date; ALTER TABLE study DROP COLUMN patient_sex; "
+        "ALTER TABLE pending_file DROP COLUMN op; "
         "PRAGMA user_version = 1;")
     conn.close()
     conn = sqlite3.connect(index)

@@ -122,6 +122,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE study ADD COLUMN patient_birth_date TEXT;
     ALTER TABLE study ADD COLUMN patient_sex TEXT;
     """,
+    # 5: what a journal entry is for, so recovery after a power cut keeps an import's files.
+    #
+    # 'write': a managed file being written (import or receipt); after a crash a complete,
+    # valid copy is indexed (the index's last commit may be lost to a power cut while the
+    # files and journal were synced: PRAGMA synchronous=NORMAL), an incomplete one deleted.
+    # 'delete': a file whose index rows are gone; recovery finishes deleting it.
+    # 'legacy': written before this version; recovered as before (receipts indexed, others deleted).
+    """
+    ALTER TABLE pending_file ADD COLUMN op TEXT NOT NULL DEFAULT 'legacy';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,8 +14,10 @@ atomic writes and crash recovery are written once:
 4. one transaction indexes them and clears the journal.
 
 A process killed anywhere in 2-4 leaves journal entries of a dead process; :meth:`recover`
-(run by :meth:`open` and before every import) deletes the files nothing indexes. The index
-therefore never points at a missing or half-written managed file, and no orphan survives.
+(run by :meth:`open` and before every import) indexes the complete, valid files nothing
+indexes and deletes the others. The index therefore never points at a missing or half-written
+managed file, no orphan survives, and a power cut that loses the index's last commit (it runs
+with synchronous=NORMAL) does not lose the files of an import whose source may be gone.
 
 Network receipts go through a :class:`Receiver` (:meth:`Store.receiver`): each instance is
 journalled and written (temp file, rename) on the receiving thread, so the C-STORE status can
@@ -272,14 +274,18 @@ class Store:
     def recover(self) -> int:
         """Clean up after a crashed writer; return how many unindexed files were deleted.
 
-        Journalled files nothing indexes are deleted, except acknowledged network receipts
-        (negative pid, see :class:`Receiver`): a complete one is synced and indexed, since
-        the peer was told it is stored (PS3.4 B.2.3) and may not send it again.
+        A journalled file nothing indexes is indexed when it is a complete, valid copy being
+        written (op 'write': an import's or an acknowledged network receipt's), else deleted.
+        Why index: a power cut can lose the index's last commit (synchronous=NORMAL) while
+        the batch's files and journal were synced; the CD may be ejected and the peer was told
+        the instance is stored (PS3.4 B.2.3). Files of a crashed deletion (op 'delete') are
+        deleted. Entries from before schema 5 ('legacy') keep the old rule: receipts (negative
+        pid) indexed, the rest deleted, as they cannot be told apart from a deletion.
         """
         removed = 0
         with self._db.write() as conn:
             recovered: list[_Planned] = []
-            for rel, pid in conn.execute("SELECT path, pid FROM pending_file").fetchall():
+            for rel, pid, op in conn.execute("SELECT path, pid, op FROM pending_file").fetchall():
                 if _alive(abs(pid)):
                     continue
                 final = self.home / rel
@@ -287,7 +293,8 @@ class Store:
                     "SELECT 1 FROM instance WHERE path = ? AND storage = 'copy'", (rel,)
                 ).fetchone()
                 if not indexed and final.exists():
-                    plan = self._recoverable(conn, rel, final) if pid < 0 else None
+                    keep = op == "write" or (op == "legacy" and pid < 0)
+                    plan = self._recoverable(conn, rel, final) if keep else None
                     if plan is not None:
                         recovered.append(plan)
                     else:
@@ -298,11 +305,11 @@ class Store:
                 conn.execute("DELETE FROM pending_file WHERE path = ?", (rel,))
             if recovered:
                 _index(conn, recovered, RECOVERED_SOURCE)  # ID collisions are logged
-                log.warning("indexed %d received instances a crash left unindexed", len(recovered))
+                log.warning("indexed %d complete instances a crash left unindexed", len(recovered))
         return removed
 
     def _recoverable(self, conn: sqlite3.Connection, rel: str, final: Path) -> _Planned | None:
-        """A plan to index a receipt's file left by a crash, or None when it must be deleted."""
+        """A plan to index a file a crash left unindexed, or None when it must be deleted."""
         header = read_index_header(final)
         if isinstance(header, FileProblem) or not header.part10:
             return None  # e.g. a power cut before the data reached the disk
@@ -421,7 +428,7 @@ class Store:
 
         ``receipt``: a :class:`Receiver`'s instance. Its file is written on the calling
         thread without fdatasync (``_finish`` syncs the batch) and journalled with a negative
-        pid, which :meth:`recover` reads as "acknowledged to the peer: index, do not delete".
+        pid (an acknowledged receipt; :meth:`recover` indexes it when complete, like any 'write').
         """
         with self._db.write_lock:
             conn = self._db.connection()
@@ -461,7 +468,7 @@ class Store:
                 pid = -os.getpid() if receipt else os.getpid()
                 try:
                     with self._db.write() as c:
-                        c.executemany("INSERT OR REPLACE INTO pending_file(path, pid) VALUES (?, ?)",
+                        c.executemany("INSERT OR REPLACE INTO pending_file(path, pid, op) VALUES (?, ?, 'write')",
                                       [(p.stored_path, pid) for p in batch.to_write])
                 except BaseException:
                     self._forget(batch)
@@ -721,7 +728,7 @@ class Store:
                 (uid,),
             ).fetchall()]
             # journal the files first: if we die before unlinking them, recovery will
-            conn.executemany("INSERT OR REPLACE INTO pending_file(path, pid) VALUES (?, ?)",
+            conn.executemany("INSERT OR REPLACE INTO pending_file(path, pid, op) VALUES (?, ?, 'delete')",
                              [(p, pid) for p in managed])
             conn.execute(f"DELETE FROM {table} WHERE {table}_uid = ?", (uid,))
             conn.execute("DELETE FROM study WHERE NOT EXISTS "
