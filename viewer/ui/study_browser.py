@@ -3,14 +3,16 @@
 Rows come from :class:`viewer.store.Store` queries (SQLite in WAL mode answers in
 milliseconds while an import commits beside it); the widget only arranges them. Series rows
 are filled when a study is expanded or selected, so a cache of thousands of studies opens at
-once.
+once. Series and study rows drag into viewports with the thumbnails' payload
+(:data:`viewer.ui.layout_grid.SERIES_MIME`); a study drags as its biggest image series.
+Patient rows carry their latest study date, so sorting by date orders patients too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QDate, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QDate, QMimeData, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 from viewer.core.annotations import display_name
 from viewer.store import Store
 from viewer.store.records import StudyQuery, StudyRow
+from viewer.ui.layout_grid import SERIES_MIME, series_mime_data
 
 COLUMNS = ("Patient / Study / Series", "Patient ID", "Birth date", "Sex", "Study date", "Modalities",
            "Description", "Accession", "Series", "Images")
@@ -35,6 +38,9 @@ UID_ROLE = Qt.ItemDataRole.UserRole + 2
 DATE_FILTERS = ("Any date", "Today", "Yesterday", "Last 7 days", "Last 30 days", "Range…")
 MODALITIES = ("All modalities", "CT", "MR", "CR", "DX", "MG", "US", "NM", "PT", "XA", "RF", "OT", "SR", "SEG")
 CONTEXT_ACTIONS = ("Open", "Compare with prior", "Export…", "Send to node…", "Show tags", "Delete")
+#: Series without images to show (structured reports, presentation states, key objects...): a
+#: study dragged into a viewport brings its biggest series of another modality.
+NON_IMAGE_MODALITIES = frozenset({"SR", "PR", "KO", "REG", "RTSTRUCT", "RTPLAN", "DOC"})
 
 
 def format_date(value: str) -> str:
@@ -61,10 +67,43 @@ def date_range(choice: str, today: dt.date, start: QDate, end: QDate) -> tuple[s
 def _item(text: object, kind: str = "", uid: str = "") -> QStandardItem:
     item = QStandardItem("" if text is None else str(text))
     item.setEditable(False)
+    item.setDragEnabled(kind in ("study", "series"))
     if kind:
         item.setData(kind, KIND_ROLE)
         item.setData(uid, UID_ROLE)
     return item
+
+
+class BrowserModel(QStandardItemModel):
+    """The tree's model; series and study rows drag as a series (the thumbnails' payload)."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+
+    def mimeTypes(self) -> list[str]:
+        return [SERIES_MIME]
+
+    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:
+        item = self.itemFromIndex(indexes[0].siblingAtColumn(0)) if indexes else None
+        kind = item.data(KIND_ROLE) if item is not None else None
+        if kind == "series":
+            study_uid, series_uid = item.parent().data(UID_ROLE), item.data(UID_ROLE)
+        elif kind == "study":
+            study_uid = item.data(UID_ROLE)
+            series_uid = self.main_series(study_uid)
+        else:
+            return QMimeData()
+        if not series_uid:
+            return QMimeData()
+        paths = [str(r.path) for r in self.store.instances(series_uid)]
+        return series_mime_data(series_uid, paths, study_uid)
+
+    def main_series(self, study_uid: str) -> str:
+        """The series a study shows when dragged into one viewport: its biggest image series."""
+        series = [s for s in self.store.series(study_uid) if s.modality not in NON_IMAGE_MODALITIES]
+        best = max(series, key=lambda s: (s.instance_count, -(s.number or 0)), default=None)
+        return best.series_uid if best is not None else ""
 
 
 class StudyBrowser(QWidget):
@@ -93,7 +132,7 @@ class StudyBrowser(QWidget):
         filters.addWidget(self.date_from)
         filters.addWidget(self.date_to)
         filters.addWidget(self.modality_filter)
-        self.model = QStandardItemModel()
+        self.model = BrowserModel(store)
         self.model.setHorizontalHeaderLabels(COLUMNS)
         self.tree = QTreeView()
         self.tree.setModel(self.model)
@@ -101,6 +140,8 @@ class StudyBrowser(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.setSortingEnabled(True)
+        self.tree.setDragEnabled(True)
+        self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._context_menu)
         self.tree.doubleClicked.connect(self._activated)
@@ -145,14 +186,20 @@ class StudyBrowser(QWidget):
         self.studies = sorted(self.query(), key=lambda s: (s.patient_name, s.study_date), reverse=False)
         self.model.removeRows(0, self.model.rowCount())
         patients: dict[tuple[str, str], QStandardItem] = {}
+        latest: dict[tuple[str, str], str] = {}  # patient -> latest study date (YYYYMMDD)
+        for study in self.studies:
+            key = (study.patient_id, study.issuer)
+            latest[key] = max(latest.get(key, ""), study.study_date or "")
         for study in self.studies:
             key = (study.patient_id, study.issuer)
             parent = patients.get(key)
             if parent is None:
                 parent = _item(display_name(study.patient_name) or "(no name)", "patient", study.patient_id)
                 parent.setToolTip(study.patient_name)
+                date = _item(format_date(latest[key]))
+                date.setToolTip("latest study")
                 self.model.appendRow([parent, _item(study.patient_id), _item(format_date(study.birth_date)),
-                                      _item(study.sex)] + [_item("") for _ in range(6)])
+                                      _item(study.sex), date] + [_item("") for _ in range(5)])
                 patients[key] = parent
             label = " ".join(p for p in (format_date(study.study_date), study.description) if p)
             fallback = f"{'/'.join(study.modalities)} study {study.study_id or study.accession}".strip()
