@@ -309,3 +309,24 @@ def test_measurements_follow_their_plane_and_keys_remove_them(qtbot) -> None:
     target = centre + 6 * row
     QTest.mouseClick(view.vtk_widget, Qt.LeftButton, Qt.NoModifier, to_qt(view, sagittal.lps_to_display(target)))
     assert np.linalg.norm(scene.crosshair.center - target) < 2 * mm_per_screen_pixel(view, "sagittal")
+
+
+def test_a_measurement_is_not_shown_on_a_plane_turned_about_its_own_line(qtbot) -> None:
+    """A length along the axial normal lies in every sagittal plane turned about that normal;
+    it belongs to the orientation it was drawn in, so a turned plane does not show it."""
+    acq = acquisitions()["oblique"]
+    view = open_view(qtbot, oblique_phantom_with_markers([volume_center(acq.affine(), acq.shape)]),
+                     size=(900, 320))
+    scene = view.scene
+    sagittal = scene.planes["sagittal"]
+    centre = scene.crosshair.center
+    axis = scene.crosshair.normal("axial")
+    view.set_tool("length")
+    drag(view, to_qt(view, sagittal.lps_to_display(centre - 12 * axis)),
+         to_qt(view, sagittal.lps_to_display(centre + 12 * axis)))
+    (length,) = scene.visible_measurements("sagittal")
+    scene.rotate("axial", np.radians(20))
+    assert scene.on_plane("sagittal", length.points)  # still in the turned plane...
+    assert scene.visible_measurements("sagittal") == [] and sagittal.shapes.count == 0  # ...but not its own
+    scene.rotate("axial", np.radians(-20))
+    assert scene.visible_measurements("sagittal") == [length] and sagittal.shapes.count == 1

@@ -446,6 +446,9 @@ class PlaneScene:
         return x, y
 
 
+_SAME_ORIENTATION = float(np.cos(np.radians(0.5)))  # planes within half a degree are one
+
+
 class MprScene:
     """Three planes (axial, coronal, sagittal) of one volume, linked by one crosshair.
 
@@ -469,6 +472,7 @@ class MprScene:
         self.listeners: list[Callable[[], None]] = []
         self.measurements: list[Measurement] = []
         self._drawn_in: dict[str, str] = {}  # measurement id -> the plane it was drawn in
+        self._normals: dict[str, np.ndarray] = {}  # measurement id -> that plane's normal (LPS)
         self.drafts: dict[str, tuple[str, list[np.ndarray]] | None] = dict.fromkeys(PLANES)
         self._source_header = volume.headers[0] if len(volume.headers) else None
         self.update()
@@ -560,21 +564,36 @@ class MprScene:
         return all(abs(grid.lps_to_pixel(p)[2]) <= tolerance for p in points)
 
     def visible_measurements(self, name: str) -> list[Measurement]:
-        """Measurements drawn in plane ``name`` that lie in it where it is now."""
-        return [m for m in self.measurements if self._drawn_in.get(m.id) == name and self.on_plane(name, m.points)]
+        """Measurements drawn in plane ``name`` that lie in it where it is now: same position
+        and same orientation. A plane rotated about the line through a length's two points
+        still contains them, but an ROI or angle would be rebuilt in the wrong axes."""
+        grid = self.planes[name].grid
+        assert grid is not None
+        normal = np.asarray(grid.normal, dtype=float)
+        return [m for m in self.measurements
+                if self._drawn_in.get(m.id) == name and self.on_plane(name, m.points)
+                and abs(float(np.dot(self._normals.get(m.id, normal), normal))) >= _SAME_ORIENTATION]
 
     def add_measurement(self, name: str, kind: str, points: list[np.ndarray], label: str = "") -> Measurement:
         """Measure on plane ``name`` and keep it. An MPR plane is no stored image, so the
         measurement has no SOP Instance UID and lives as long as this scene."""
         m = Measurement(kind, [tuple(p) for p in points], "", self.measure(name, kind, points), label=label)
-        self.measurements.append(m)
-        self._drawn_in[m.id] = name
+        self.restore_measurement(name, m, self.planes[name].grid.normal)
         self.refresh_shapes([name])
         return m
+
+    def restore_measurement(self, name: str, m: Measurement, normal) -> None:
+        """Keep ``m`` (its id, points and label) as drawn in plane ``name`` with unit ``normal``
+        (LPS); it is measured again on the pixels shown once that plane passes through it
+        (call :meth:`refresh_shapes` after restoring)."""
+        self.measurements.append(m)
+        self._drawn_in[m.id] = name
+        self._normals[m.id] = np.asarray(normal, dtype=float)
 
     def remove_measurement(self, m: Measurement) -> None:
         if m in self.measurements:
             self.measurements.remove(m)
+            self._normals.pop(m.id, None)
             self.refresh_shapes([self._drawn_in.pop(m.id)])
 
     def set_draft(self, name: str, draft: tuple[str, list[np.ndarray]] | None) -> None:

@@ -205,11 +205,9 @@ class MprView(QWidget):
         for m, plane in kept:
             if m.id in known:
                 continue
-            # MprScene.add_measurement would give it a new id and measure it on the plane shown
-            # now; a kept one keeps its id and is measured again once its plane is on screen.
-            self.scene.measurements.append(m)
-            self.scene._drawn_in[m.id] = plane.view
+            # A kept one keeps its id and is measured again once its plane is on screen.
             self._planes[m.id] = plane
+            self.scene.restore_measurement(plane.view, m, np.cross(plane.row, plane.column))
             known.add(m.id)
             added += 1
         if added:
