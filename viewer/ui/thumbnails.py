@@ -1,12 +1,14 @@
 """The thumbnail strip of the selected study's series, built in the background and cached.
 
 Thumbnails are computed on worker threads (decode + window of the middle image) and cached
-as PNG under ``<home>/thumbnails/<series UID>.png``, so a study opened again shows them at once.
+as PNG under ``<home>/thumbnails/<series UID>-<instance count>.png``, so a study opened again
+shows them at once, and a series that grew since (a retrieve or push still arriving when its
+thumbnail was made) gets a new one; the stale files of the series are then removed.
 
 A series that splits into several stacks (a localizer with its volume, PA and lateral views,
 echoes, phases: :class:`viewer.core.volume.StackSummary`) gets one entry per stack, labelled
 "stack 2/3", each with its own thumbnail; double-clicking or dragging an entry opens that stack.
-The stack listing is cached beside the thumbnail (``<series UID>.stacks.json``).
+The stack listing is cached beside the thumbnail (``<series UID>-<count>.stacks.json``).
 """
 
 from __future__ import annotations
@@ -60,9 +62,22 @@ def _sorted_paths(store: Store, series_uid: str) -> list[str]:
     return [str(r.path) for r in instances]
 
 
+def cache_key(series_uid: str, paths: list[str]) -> str:
+    """The cache name of a series' thumbnails: its UID and how many instances it had."""
+    return f"{series_uid}-{len(paths)}"
+
+
+def _forget_stale(cache: Path, series_uid: str, key: str) -> None:
+    """Remove the thumbnails of the series made when it had another number of instances."""
+    for old in cache.glob(f"{series_uid}-*"):
+        if not old.name.startswith(key + "."):
+            old.unlink(missing_ok=True)
+
+
 def thumbnail_image(store: Store, series_uid: str, cache: Path) -> QImage:
     """The series' thumbnail, from the cache folder or computed (runs on a worker thread)."""
-    return _cached_image(cache / f"{series_uid}.png", _sorted_paths(store, series_uid))
+    paths = _sorted_paths(store, series_uid)
+    return _cached_image(cache / f"{cache_key(series_uid, paths)}.png", paths)
 
 
 def series_stacks(store: Store, series_uid: str, cache: Path) -> list[StackSummary]:
@@ -70,7 +85,9 @@ def series_stacks(store: Store, series_uid: str, cache: Path) -> list[StackSumma
 
     Empty when the files hold no image the loader can place (e.g. a structured report).
     """
-    cached = cache / f"{series_uid}.stacks.json"
+    paths = _sorted_paths(store, series_uid)
+    key = cache_key(series_uid, paths)
+    cached = cache / f"{key}.stacks.json"
     try:
         return [StackSummary(d["index"], d["count"], d["label"], d["images"], tuple(d["shape"]),
                              tuple(d["paths"]), frozenset(d["sop_instance_uids"]))
@@ -78,10 +95,11 @@ def series_stacks(store: Store, series_uid: str, cache: Path) -> list[StackSumma
     except (OSError, ValueError, KeyError, TypeError):
         pass
     try:
-        stacks = summarize_stacks(SeriesLoader(_sorted_paths(store, series_uid), workers=0))
+        stacks = summarize_stacks(SeriesLoader(paths, workers=0))
     except LightboxError:
         return []
     cache.mkdir(parents=True, exist_ok=True)
+    _forget_stale(cache, series_uid, key)
     partial = cached.with_suffix(".part")
     partial.write_text(json.dumps([{"index": s.index, "count": s.count, "label": s.label, "images": s.images,
                                     "shape": list(s.shape), "paths": list(s.paths),
@@ -96,7 +114,8 @@ def thumbnail_entries(store: Store, series_uid: str, cache: Path) -> list[tuple[
     stacks = series_stacks(store, series_uid, cache)
     if len(stacks) < 2:
         return [(stacks[0] if stacks else None, thumbnail_image(store, series_uid, cache))]
-    return [(s, _cached_image(cache / f"{series_uid}.stack{s.index}.png", list(s.paths))) for s in stacks]
+    key = cache_key(series_uid, _sorted_paths(store, series_uid))
+    return [(s, _cached_image(cache / f"{key}.stack{s.index}.png", list(s.paths))) for s in stacks]
 
 
 class ThumbnailStrip(QListWidget):
