@@ -171,3 +171,42 @@ def test_retired_date_and_time_forms_are_normalised(data_dir: Path) -> None:
     assert (ds.StudyDate, ds.StudyTime) == ("1997.04.24", "14:04:38")
     h = read_index_header(path)
     assert (h.study_date, h.study_time) == ("19970424", "140438")
+
+
+def _spectroscopy(src: Path, dst: Path, *, preamble: bool = True) -> bytes:
+    """A real MR slice turned into an MR Spectroscopy object: Rows/Columns, no Pixel Data, and
+    Spectroscopy Data (5600,0020) holding its first rows as complex float pairs (PS3.3 C.8.14.4)."""
+    import numpy as np
+
+    ds = pydicom.dcmread(src)
+    spectra = np.asarray(ds.pixel_array[:4], np.float32)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4.2"  # MR Spectroscopy
+    del ds.PixelData
+    ds.Rows, ds.Columns = 1, 1
+    ds.DataPointRows, ds.DataPointColumns, ds.DataRepresentation = 1, spectra.size // 2, "COMPLEX"
+    ds.SpectroscopyData = spectra.tobytes()  # OF
+    if preamble:
+        ds.save_as(dst, enforce_file_format=True)
+    else:  # no preamble nor File Meta: read by pydicom (the slow path)
+        ds.file_meta, ds.preamble = pydicom.dataset.FileMetaDataset(), None
+        ds.save_as(dst, implicit_vr=True, little_endian=True)
+    return dst.read_bytes()
+
+
+def test_spectroscopy_without_pixel_data_is_indexed_and_its_cut_caught(tmp_path: Path, mr_dir: Path) -> None:
+    """A valid MR Spectroscopy object has Rows but Spectroscopy Data instead of Pixel Data (issue 4)."""
+    for preamble in (True, False):
+        p = tmp_path / f"mrs{preamble}.dcm"
+        raw = _spectroscopy(mr_dir / "000001.IMA", p, preamble=preamble)
+        h = read_index_header(p)
+        assert isinstance(h, InstanceHeader), (preamble, h)
+        assert h.sop_class_uid == "1.2.840.10008.5.1.4.1.1.4.2" and h.part10 == preamble
+        assert isinstance(read_index_header_bytes(raw, "x.zip!mrs", tmp_path / "scratch"), InstanceHeader)
+        spectra_at = raw.find(b"\x00\x56\x20\x00")
+        assert spectra_at > 0
+        cut = tmp_path / f"cut{preamble}.dcm"
+        for n in (spectra_at, spectra_at + 20, len(raw) - 3):  # before, inside, at the end of the bulk data
+            cut.write_bytes(raw[:n])
+            result = read_index_header(cut)
+            assert isinstance(result, FileProblem) and result.kind == "failed", (preamble, n, result)
+            assert "truncated" in result.reason

@@ -67,6 +67,12 @@ def _swapped(tag: int) -> int:
 _WANTED_SWAPPED = {_swapped(t): (t, vr) for t, (_k, vr) in _WANTED.items()}
 _PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}  # Pixel Data, Float / Double Float Pixel Data
 _PIXEL_SWAPPED = frozenset(_swapped(t) for t in _PIXEL_TAGS)
+# Other bulk data an object with Rows may carry instead of Pixel Data: Spectroscopy Data
+# (PS3.3 C.8.14.4), Encapsulated Document (C.24.2), Waveform Sequence (C.10.9), Overlay Data
+# of the first overlay group (C.9.2; 6000-601E,3000 share the rule, the first is what objects use).
+_BULK_TAGS = {0x56000020: "SpectroscopyData", 0x00420011: "EncapsulatedDocument", 0x54000100: "WaveformSequence",
+              0x60003000: "OverlayData"}
+_BULK_SWAPPED = frozenset(_swapped(t) for t in _BULK_TAGS)
 # VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 7.1.2, table 7.1-1)
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _TEXT_VRS = {"PN", "LO", "SH", "ST", "LT", "UC", "UT"}
@@ -150,8 +156,11 @@ class _Reader:
 
 
 def _walk(r: _Reader, pos: int, explicit: bool, end: int, out: dict[int, tuple[str, bytes]],
-          stop_at_pixels: bool) -> tuple[int, int | None]:
+          stop_at_pixels: bool, stop_at: frozenset[int] = frozenset()) -> tuple[int, int | None]:
     """Walk elements from ``pos`` to ``end``; return (position reached, Pixel Data offset or None).
+
+    ``stop_at`` (swapped tags, without ``stop_at_pixels``): stop at the first of these instead
+    and return its offset as the second value.
 
     Collects the raw values of wanted top-level tags into ``out``. Item/sequence delimiters end
     the walk (for nested datasets of undefined length). This loop is the indexing hot spot:
@@ -163,7 +172,7 @@ def _walk(r: _Reader, pos: int, explicit: bool, end: int, out: dict[int, tuple[s
     limit = base + len(buf)
     unpack_i, unpack_h = _I.unpack_from, _H.unpack_from
     wanted = _WANTED_SWAPPED if stop_at_pixels else {}
-    pixel_tags = _PIXEL_SWAPPED if stop_at_pixels else ()
+    pixel_tags = _PIXEL_SWAPPED if stop_at_pixels else stop_at
     long_vrs = _LONG_VRS
     while pos < end:
         if pos < base or pos + 12 > limit:
@@ -345,8 +354,12 @@ def _fast(f: BinaryIO, size: int, source: str) -> HeaderResult:
     texts = _decoded(values)
     if not texts.get("SOPClassUID") and sop_class_meta:
         texts["SOPClassUID"] = sop_class_meta
-    if pixel_at is None and (0x00280010 in values or _is_image_class(texts.get("SOPClassUID", ""))):
-        # the Image Pixel Module requires Pixel Data (PS3.3 C.7.6.3): the file was cut short
+    if pixel_at is None and (_is_image_class(texts.get("SOPClassUID", "")) or (
+            0x00280010 in values and _walk(r, pos, explicit, size, {}, False, _BULK_SWAPPED)[1] is None)):
+        # The walk reached the end of the file between two elements (a cut inside one raised
+        # already). An image needs Pixel Data (the Image Pixel Module, PS3.3 C.7.6.3); other
+        # objects with Rows (MR Spectroscopy, ...) need their own bulk data: without either,
+        # the file was cut short. Files without Pixel Data are rare: the second walk is cheap.
         raise _Truncated("truncated: the file ends before the Pixel Data of the image")
     return _header(source, size, True, ts, lambda k: texts.get(k, ""))
 
@@ -430,21 +443,27 @@ def _slow(path: Path, size: int, source: str) -> HeaderResult:
         kind = "skipped" if exc.reason.startswith("not a DICOM file") else "failed"
         return FileProblem(source, kind, exc.reason)
     result = header_from_dataset(ds, source, size)
-    if isinstance(result, InstanceHeader) and "Rows" in ds:
+    if isinstance(result, InstanceHeader) and ("Rows" in ds or _is_image_class(result.sop_class_uid)):
         try:
             full = read_dataset(path, with_pixels=True)
         except DicomReadError as exc:
             return FileProblem(source, "failed", exc.reason)
-        problem = _short_pixel_data(full)
+        problem = _short_pixel_data(full, _is_image_class(result.sop_class_uid))
         if problem:
             return FileProblem(source, "failed", problem)
     return result
 
 
-def _short_pixel_data(ds: Dataset) -> str | None:
-    """Why native Pixel Data is shorter than its image needs (PS3.5 8.1.1), or None."""
+def _short_pixel_data(ds: Dataset, image: bool) -> str | None:
+    """Why native Pixel Data is shorter than its image needs (PS3.5 8.1.1), or None.
+
+    No Pixel Data is a cut only for an image, or for an object with Rows and no other bulk
+    data (see ``_fast``).
+    """
     if "PixelData" not in ds:
-        return "truncated: the file ends before the Pixel Data of the image"
+        if image or not any(t in ds for t in (*_PIXEL_TAGS, *_BULK_TAGS)):
+            return "truncated: the file ends before the Pixel Data of the image"
+        return _short_spectroscopy_data(ds)
     if ds["PixelData"].is_undefined_length:
         return None  # encapsulated: a missing delimiter already failed the parse
     try:
@@ -455,6 +474,23 @@ def _short_pixel_data(ds: Dataset) -> str | None:
     needed = (bits + 7) // 8
     have = len(ds.PixelData)
     return f"truncated: pixel data has {have} of {needed} bytes" if have < needed else None
+
+
+def _short_spectroscopy_data(ds: Dataset) -> str | None:
+    """Why Spectroscopy Data is shorter than its points need (PS3.3 C.8.14.4.1), or None.
+
+    Data Point Rows x Data Point Columns x Number of Frames points of 32-bit floats, two per
+    point when the Data Representation is COMPLEX; pydicom reads a cut value short silently.
+    """
+    if "SpectroscopyData" not in ds:
+        return None
+    try:
+        points = int(ds.DataPointRows) * int(ds.DataPointColumns) * int(ds.get("NumberOfFrames", 1) or 1)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    needed = points * (2 if str(ds.get("DataRepresentation", "")).upper() == "COMPLEX" else 1) * 4
+    have = len(ds["SpectroscopyData"].value or b"")
+    return f"truncated: spectroscopy data has {have} of {needed} bytes" if have < needed else None
 
 
 def read_index_header_bytes(data: bytes, source: str, scratch: Path | None = None) -> HeaderResult:
