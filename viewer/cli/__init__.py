@@ -3,13 +3,16 @@
 ``lightbox [PATH]`` opens the viewer (importing/opening PATH); ``lightbox COMMAND ...`` runs
 a headless command on the same layers the GUI uses. Each command group lives in its own
 module with a ``register(subparsers)`` function; its handler returns the exit code:
-0 success, 1 partial (some items failed, listed), 2 usage or fatal error.
+0 success, 1 partial (some items failed, listed), 2 usage or fatal error; 141 when stdout
+was closed before everything was written (``lightbox ls | head``), as for a program stopped
+by SIGPIPE, without a traceback. ``--home DIR`` may come before or after the command.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -25,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILURE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
+_HOME_HELP = "Lightbox home (cache, settings); default $LIGHTBOX_HOME or the platform's user data folder"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,12 +38,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lightbox DICOM viewer. Without a command, opens the viewer (on PATH if given).",
     )
     parser.add_argument("--version", action="version", version=f"lightbox {__version__}")
-    parser.add_argument("--home", metavar="DIR", help="Lightbox home (cache, settings); default "
-                        "$LIGHTBOX_HOME or the platform's user data folder")
+    parser.add_argument("--home", metavar="DIR", help=_HOME_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(commands)
+    for sub in commands.choices.values():  # `lightbox ls --home X` as well as `lightbox --home X ls`
+        _add_home(sub)
     return parser
+
+
+def _add_home(parser: argparse.ArgumentParser) -> None:
+    """``--home`` on a (sub)command and its own subcommands; SUPPRESS keeps the one given first."""
+    if not any("--home" in a.option_strings for a in parser._actions):
+        parser.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, help=_HOME_HELP)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_home(sub)
 
 
 def _with_default_command(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
@@ -65,10 +81,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_with_default_command(list(sys.argv[1:] if argv is None else argv), parser))
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except LightboxError as exc:
         print(f"lightbox: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("lightbox: interrupted", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device so the interpreter's final flush cannot fail again
+    (docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (captured in tests)
+        pass

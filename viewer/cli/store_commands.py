@@ -1,8 +1,11 @@
 """Cache commands: ``lightbox import | ls | export | rm``.
 
 Exit codes: 0 success; 1 partial (``import``: some files failed or conflicted with a cached
-instance of the same SOP Instance UID; all are listed); 2 usage or fatal error, including a
-cancelled import (message on stderr, nothing on stdout).
+instance of the same SOP Instance UID; all are listed); 2 usage or fatal error (message on
+stderr, nothing on stdout), e.g. ``ls --from`` not a date. ``import`` also exits 2 when it
+found no DICOM instance at all (only non-DICOM files: a wrong path or an empty drive), with
+a message on stderr and, with ``--json``, the report on stdout; and when cancelled (Ctrl+C:
+see below). 141: stdout was closed early (``| head``), see :mod:`viewer.cli`.
 
 ``--json`` output (stable; one JSON object on stdout, UTF-8, keys never removed, new keys may
 be added; paths are absolute; a file inside a ZIP is ``ARCHIVE!MEMBER``):
@@ -18,7 +21,7 @@ be added; paths are absolute; a file inside a ZIP is ``ARCHIVE!MEMBER``):
      "skipped_files": [{"path": str, "reason": str}],   # not DICOM, DICOMDIR, nested ZIP
      "warnings": [str],   # e.g. preamble-less files, a DICOMDIR that was not trusted
      "study_uids": [str], # studies that received instances
-     "cancelled": bool}
+     "cancelled": bool}   # Ctrl+C: stopped after the batch being written (exit 2)
 
 ``lightbox ls [--patient TEXT] [--id ID] [--modality M] [--accession A] [--description TEXT]
 [--from YYYYMMDD] [--to YYYYMMDD] --json``::
@@ -53,14 +56,19 @@ DICOM ``YYYYMMDD``, times ``HHMMSS[.ffffff]``, "" when absent.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from viewer.core.home import lightbox_home
-from viewer.core.tasks import Progress
+from viewer.core.tasks import CancelToken, Progress
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILURE = 0, 1, 2
 
@@ -123,8 +131,9 @@ def run_import(args: argparse.Namespace) -> int:
         print(f"lightbox import: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_FAILURE
     progress = None if args.json or not sys.stderr.isatty() else _tty_progress
-    with _open(args) as store:
-        report = store.import_paths(paths, link=args.link, progress=progress)
+    cancel = CancelToken()
+    with _cancel_on_interrupt(cancel), _open(args) as store:
+        report = store.import_paths(paths, link=args.link, progress=progress, cancel=cancel)
     if progress:
         print(file=sys.stderr)
     if args.json:
@@ -140,8 +149,37 @@ def run_import(args: argparse.Namespace) -> int:
         for warning in report.warnings:
             print(f"warning: {warning}")
     if report.cancelled:
+        print(f"lightbox import: cancelled; the {report.imported} instances imported before stay in the cache",
+              file=sys.stderr)
+        return EXIT_FAILURE
+    if not (report.imported or report.duplicate or report.conflict or report.failed):
+        print(f"lightbox import: no DICOM files found in {', '.join(map(str, paths))} "
+              f"({report.skipped} other files skipped)", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_PARTIAL if report.failed or report.conflict else EXIT_OK
+
+
+@contextlib.contextmanager
+def _cancel_on_interrupt(cancel: CancelToken) -> Iterator[None]:
+    """The first Ctrl+C (SIGINT) cancels the import after the batch being written, so what is
+    committed stays consistent and the report (``"cancelled": true``) is still printed; a
+    second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: object) -> None:
+        cancel.cancel()
+        signal.signal(signal.SIGINT, previous)
+        print("\nlightbox import: cancelling after the batch being written (Ctrl+C again to stop now)",
+              file=sys.stderr)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _tty_progress(p: Progress) -> None:
@@ -149,9 +187,29 @@ def _tty_progress(p: Progress) -> None:
     print(f"\r{p.message}: {p.done}{total} files", end="", file=sys.stderr, flush=True)
 
 
+def _date_arg(option: str, value: str | None) -> str | None:
+    """A --from/--to value as YYYYMMDD (YYYY-MM-DD accepted); ValueError says what is wrong."""
+    if value is None:
+        return None
+    text = value.strip().replace("-", "")
+    try:
+        if len(text) != 8 or not text.isdigit():
+            raise ValueError
+        datetime.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        raise ValueError(f"{option} {value!r} is not a date: use YYYYMMDD or YYYY-MM-DD, e.g. 20240131") from None
+    return text
+
+
 def run_ls(args: argparse.Namespace) -> int:
     from viewer.store import StudyQuery
 
+    try:
+        args.date_from = _date_arg("--from", args.date_from)
+        args.date_to = _date_arg("--to", args.date_to)
+    except ValueError as exc:
+        print(f"lightbox ls: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     query = StudyQuery(patient_name=args.patient, patient_id=args.id, modality=args.modality,
                        accession=args.accession, date_from=args.date_from, date_to=args.date_to,
                        description=args.description)
