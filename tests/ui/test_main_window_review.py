@@ -201,3 +201,32 @@ def test_deleting_what_is_on_screen_clears_its_viewports(qtbot, main_window, ct_
     win._browser_action("Delete", study, "")
     assert all(v.volume is None for v in win.grid.all_viewports)
     assert win.current_study_uid == ""
+
+
+def test_f1_lists_every_registered_shortcut(qtbot, main_window, monkeypatch):
+    """Help → Keyboard shortcuts (F1) is a table of what the keys really do: every QAction with a
+    shortcut in the window is there (it cannot drift), and the image viewport's keys too."""
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QMessageBox
+
+    def no_text_box(*args, **kwargs):
+        raise AssertionError(f"F1 showed a message box, not the shortcut table: {args[2][:80]!r}")
+
+    monkeypatch.setattr(QMessageBox, "information", no_text_box)
+
+    from viewer.ui.shortcuts import ShortcutsDialog
+
+    win = main_window
+    f1 = next(a for a in win.findChildren(QAction) if a.shortcut() == QKeySequence("F1"))
+    f1.trigger()
+    dialog = next(d for d in win.findChildren(ShortcutsDialog) if d.isVisible())
+    rows = dialog.rows()
+    keys = {k for k, _ in rows}
+    registered = {s.toString(QKeySequence.SequenceFormat.NativeText)
+                  for a in win.findChildren(QAction) for s in a.shortcuts()}
+    assert {"Ctrl+D", "Ctrl+O", "Ctrl+R", "Ctrl+P", "Ctrl+T", "Ctrl+M", "Ctrl+3", "Ctrl+,", "F1"} <= registered
+    assert registered <= keys
+    texts = "\n".join(f"{k}\t{w}" for k, w in rows)
+    for needed in ("PgUp / PgDn", "Home / End", "Corner annotations", "Cine", "W/L presets"):
+        assert needed in texts
+    assert "Viewport" not in texts and "observer" not in texts  # not the developer docstring

@@ -17,6 +17,7 @@ from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -763,10 +764,13 @@ class MainWindow(QMainWindow):
             if view.volume is not None and not view.scene.is_color:
                 view.presets = presets_for(view.volume.headers[0], view.volume.voxels, table)
 
-    def show_shortcuts(self) -> None:
-        from viewer.ui.viewport import __doc__ as viewport_doc
+    def show_shortcuts(self) -> QDialog:
+        """F1: the table of every shortcut (the window's, read from its actions, and the viewport's)."""
+        from viewer.ui.shortcuts import ShortcutsDialog
 
-        QMessageBox.information(self, "Keyboard shortcuts", viewport_doc or "")
+        dialog = ShortcutsDialog(self, parent=self)
+        dialog.show()
+        return dialog
 
     def show_about(self) -> None:
         import pydicom
