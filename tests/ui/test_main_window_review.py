@@ -230,3 +230,16 @@ def test_f1_lists_every_registered_shortcut(qtbot, main_window, monkeypatch):
     for needed in ("PgUp / PgDn", "Home / End", "Corner annotations", "Cine", "W/L presets"):
         assert needed in texts
     assert "Viewport" not in texts and "observer" not in texts  # not the developer docstring
+
+
+def test_layout_and_the_browser_thumbnail_split_are_remembered(qtbot, store, lightbox_home):
+    from tests.ui.conftest import open_main_window
+
+    win = open_main_window(qtbot, store, lightbox_home)
+    win.grid.set_layout(2, 3)
+    win.left_splitter.setSizes([250, 450])
+    sizes = win.left_splitter.sizes()
+    win.close()
+    again = open_main_window(qtbot, store, lightbox_home)
+    assert (again.grid.rows, again.grid.cols) == (2, 3)
+    assert again.left_splitter.sizes() == sizes

@@ -1,12 +1,13 @@
 """The main window: study browser and thumbnails on the left, the viewer in the centre, jobs below.
 
 Everything slow (import, decode, thumbnails, network) runs as a job on the worker pool; the
-window only reacts to results. Window geometry, docks and splitters are remembered in
-``<home>/ui-state.ini``.
+window only reacts to results. Window geometry, docks, splitters and the viewport layout are
+remembered in ``<home>/ui-state.ini``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -194,7 +195,7 @@ class MainWindow(QMainWindow):
 
         self.browser = StudyBrowser(store)
         self.thumbnails = ThumbnailStrip(store, self.workers, self.home / "thumbnails")
-        left = QSplitter(Qt.Orientation.Vertical)
+        self.left_splitter = left = QSplitter(Qt.Orientation.Vertical)  # browser above thumbnails
         left.addWidget(self.browser)
         left.addWidget(self.thumbnails)
         left.setSizes([500, 220])
@@ -820,15 +821,21 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
             self.restoreState(state)
-        splitter = settings.value("splitter")
-        if isinstance(splitter, QByteArray):
-            self.splitter.restoreState(splitter)
+        for key, splitter in (("splitter", self.splitter), ("left-splitter", self.left_splitter)):
+            saved = settings.value(key)
+            if isinstance(saved, QByteArray):
+                splitter.restoreState(saved)
+        rows, _, cols = str(settings.value("layout", "")).partition("x")
+        with contextlib.suppress(ValueError):  # none saved yet, or edited by hand into something invalid
+            self.grid.set_layout(int(rows), int(cols))
 
     def closeEvent(self, event) -> None:
         settings = self._settings()
         settings.setValue("geometry", self.saveGeometry())
         settings.setValue("state", self.saveState())
         settings.setValue("splitter", self.splitter.saveState())
+        settings.setValue("left-splitter", self.left_splitter.saveState())
+        settings.setValue("layout", f"{self.grid.rows}x{self.grid.cols}")
         settings.sync()
         for job in self.jobs.jobs:
             job.cancel()
