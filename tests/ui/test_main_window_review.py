@@ -243,3 +243,27 @@ def test_layout_and_the_browser_thumbnail_split_are_remembered(qtbot, store, lig
     again = open_main_window(qtbot, store, lightbox_home)
     assert (again.grid.rows, again.grid.cols) == (2, 3)
     assert again.left_splitter.sizes() == sizes
+
+
+def test_the_annotations_setting_applies_to_the_whole_layout(qtbot, store, lightbox_home, ct_dir, tmp_path):
+    """"Show corner annotations" off in settings.json: off at start-up in every viewport; turned
+    on in Settings: on in every viewport, not only the active one."""
+    from tests.ui.conftest import open_main_window
+    from viewer.core.settings import Settings, load_settings, save_settings
+
+    save_settings(lightbox_home, Settings(annotations=False))
+    win = open_main_window(qtbot, store, lightbox_home)
+    study, _, _ = ct_with_a_localizer(qtbot, win, ct_dir, tmp_path)
+    with qtbot.waitSignals([win.volume_shown] * 2, timeout=60_000):
+        win.open_study(study)
+    views = win.grid.viewports
+    assert len(views) == 2 and not any(v.annotations_visible for v in win.grid.all_viewports)
+
+    settings = load_settings(lightbox_home)
+    settings.annotations = True
+    save_settings(lightbox_home, settings)
+    win.grid.set_active(views[1])
+    win.apply_settings()
+    assert all(v.annotations_visible for v in win.grid.all_viewports)
+    QTest.keyClick(views[0].vtk_widget, Qt.Key.Key_A)  # the A key: the whole layout
+    assert not any(v.annotations_visible for v in win.grid.all_viewports)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.core.annotations import AnnotationTemplateError
 from viewer.core.measurements import Measurement
 from viewer.core.presets import presets_for, with_overrides
 from viewer.core.settings import Settings
@@ -743,8 +744,6 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, dark=settings.theme == "dark")
-        if self.viewport.annotations_visible != settings.annotations:
-            self.viewport.toggle_annotations()
         self.apply_reading_settings(settings)
         self.qr_panel.reload_nodes()
 
@@ -757,8 +756,14 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, TITLE, problem)
 
     def apply_reading_settings(self, settings: Settings) -> None:
-        """The user's W/L presets (settings.json, edited in Settings) for every viewport: for
-        series opened from now on and, recomputed, for the series already on screen."""
+        """What settings.json says about reading, for every viewport of the layout (hidden ones
+        included): corner annotations on or off and their templates, and the user's W/L presets,
+        for series opened from now on and, recomputed, for the series already on screen."""
+        self.grid.set_annotations_visible(settings.annotations)
+        try:
+            self.grid.set_annotation_templates(settings.annotation_templates)
+        except AnnotationTemplateError as exc:  # load_settings validates them; a newer grid may not agree
+            self.warn_settings(f"Annotation templates not used: {exc}")
         table = with_overrides(settings.user_presets)
         self.grid.set_preset_table(table)
         for view in self.grid.all_viewports:
