@@ -267,3 +267,25 @@ def test_the_annotations_setting_applies_to_the_whole_layout(qtbot, store, light
     assert all(v.annotations_visible for v in win.grid.all_viewports)
     QTest.keyClick(views[0].vtk_widget, Qt.Key.Key_A)  # the A key: the whole layout
     assert not any(v.annotations_visible for v in win.grid.all_viewports)
+
+
+def test_the_toolbar_imports_files_folders_zips_and_media(qtbot, main_window, mr_dir, tmp_path, monkeypatch):
+    """One Import button on the main tool bar with all four ways in; the ZIP entry imports a ZIP."""
+    import zipfile
+
+    from PySide6.QtWidgets import QFileDialog, QToolBar, QToolButton
+
+    win = main_window
+    toolbar = next(t for t in win.findChildren(QToolBar) if t.objectName() == "main-toolbar")
+    button = next(b for b in toolbar.findChildren(QToolButton) if b.text().startswith("Import"))
+    assert button.menu().actions() == [win.import_cd_action, win.import_folder_action, win.import_files_action,
+                                       win.import_zip_action]
+    archive = tmp_path / "mr.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted(mr_dir.rglob("*")):
+            if path.is_file():
+                z.write(path, path.relative_to(mr_dir))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(archive), ""))
+    with qtbot.waitSignal(win.import_finished, timeout=120_000) as imported:
+        button.menu().actions()[3].trigger()
+    assert imported.args[0].imported > 0 and imported.args[0].failed == 0

@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
+    QToolButton,
     QWidget,
 )
 
@@ -303,9 +305,16 @@ class MainWindow(QMainWindow):
         help_menu.addAction(action("&About Lightbox", self.show_about))
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
-        for a in (self.import_cd_action, self.import_folder_action, self.qr_action, self.prior_action, self.mpr_action,
-                  self.vr_action,
-                  self.tags_action):
+        import_menu = QMenu("Import", self)  # every way in, as in the File menu
+        for a in (self.import_cd_action, self.import_folder_action, self.import_files_action, self.import_zip_action):
+            import_menu.addAction(a)
+        self.import_button = QToolButton(toolbar)
+        self.import_button.setText("Import")
+        self.import_button.setToolTip("Import a CD/DVD, a folder, files or a ZIP archive into the cache")
+        self.import_button.setMenu(import_menu)
+        self.import_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        toolbar.addWidget(self.import_button)
+        for a in (self.qr_action, self.prior_action, self.mpr_action, self.vr_action, self.tags_action):
             toolbar.addAction(a)
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
         self.reading_toolbar = ReadingToolbar(self.grid, self.sync, self)
