@@ -186,7 +186,7 @@ class Store:
                 if isinstance(header, InstanceHeader):
                     name, birth, sex = header.patient_name, header.birth_date, header.sex
             found.append((ref, uid, name, birth, sex))
-        warnings: list[str] = []
+        warnings: list[str] = []  # logged below: no import report to put them in
         with self._db.write() as c:
             for ref, _, name, birth, sex in found:
                 c.execute("UPDATE study SET patient_name = ?, patient_name_folded = ?, patient_birth_date = ?, "
@@ -211,6 +211,8 @@ class Store:
                     continue
                 c.execute("UPDATE study SET patient = ? WHERE id = ?", (patient, ref))
             c.execute("DELETE FROM patient WHERE NOT EXISTS (SELECT 1 FROM study WHERE study.patient = patient.id)")
+        for message in warnings:
+            log.warning("%s", message)
 
     def close(self) -> None:
         for receiver in list(self._receivers):  # index what was acknowledged before closing
@@ -304,7 +306,10 @@ class Store:
                 remove_empty_parents(final, self.home / STORE_DIR)
                 conn.execute("DELETE FROM pending_file WHERE path = ?", (rel,))
             if recovered:
-                _index(conn, recovered, RECOVERED_SOURCE)  # ID collisions are logged
+                collisions: list[str] = []
+                _index(conn, recovered, RECOVERED_SOURCE, collisions)
+                for message in collisions:
+                    log.warning("%s", message)
                 log.warning("indexed %d complete instances a crash left unindexed", len(recovered))
         return removed
 
@@ -1072,7 +1077,7 @@ def _patient_ref(conn: sqlite3.Connection, pid: str, issuer: str, name: str, bir
     others = "; ".join(_describe(c[1], c[3]) for c in candidates)
     message = (f"Patient ID {pid}{f' (issuer {issuer})' if issuer else ''} is used by {others} and by "
                f"{_describe(name, birth)}: kept as separate patients; correct the ID at the PACS/RIS")
-    log.warning("%s", message)
+    log.info("%s", message)  # callers report it (import report, Receiver.report); recover() logs it
     if message not in warnings:
         warnings.append(message)
     return _insert_patient(conn, f"id:{pid}|{issuer}#{n}", pid, issuer, name, folded, birth, sex, True)
