@@ -289,3 +289,46 @@ def test_the_toolbar_imports_files_folders_zips_and_media(qtbot, main_window, mr
     with qtbot.waitSignal(win.import_finished, timeout=120_000) as imported:
         button.menu().actions()[3].trigger()
     assert imported.args[0].imported > 0 and imported.args[0].failed == 0
+
+
+def test_import_cd_scans_off_the_gui_thread_and_asks_which_medium(qtbot, main_window, data_dir, mr_dir, tmp_path,
+                                                                   monkeypatch):
+    """The media scan (it may walk a slow network share under /mnt) runs on another thread; with
+    several media the reader chooses one; with none, a message, then a folder picker."""
+    import threading
+
+    from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+    import viewer.ui.main_window as main_window_module
+
+    win = main_window
+    cd = data_dir / "dicomdir-charsets"
+    media: list = [cd, mr_dir]
+    scanned_on = []
+
+    def scan():
+        scanned_on.append(threading.current_thread())
+        return list(media)
+
+    monkeypatch.setattr(main_window_module, "mounted_dicom_media", scan)
+    offered = []
+
+    def choose(parent, title, label, items, current=0, editable=False):
+        offered.append(list(items))
+        return next(i for i in items if "dicomdir-charsets" in i), True
+
+    monkeypatch.setattr(QInputDialog, "getItem", choose)
+    with qtbot.waitSignal(win.import_finished, timeout=120_000) as imported:
+        win.import_cd_action.trigger()
+    assert scanned_on and scanned_on[0] is not threading.main_thread()
+    assert len(offered) == 1 and len(offered[0]) == 2
+    assert imported.args[0].imported == 11  # the chosen medium only (the MR folder has 100 images)
+
+    media.clear()
+    told = []
+    monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text, *a: told.append(text))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(mr_dir))
+    with qtbot.waitSignal(win.import_finished, timeout=120_000) as imported:
+        win.import_cd_action.trigger()
+    assert len(told) == 1 and "No CD/DVD" in told[0]
+    assert imported.args[0].imported == 100  # the folder picked (its 101st file is not DICOM)

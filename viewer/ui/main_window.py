@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
     QFileDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -171,6 +173,12 @@ class MeasurementKeeper(QObject):
         pool.shutdown(wait=True)
 
 
+class _MediaRelay(QObject):
+    """Delivers the media scan's result (list[Path], or the exception) on the GUI thread."""
+
+    found = Signal(object)
+
+
 class _BatchRelay(QObject):
     """Re-emits the store's per-batch callback (a worker thread) on the GUI thread."""
 
@@ -195,6 +203,9 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(self.workers, parent=self)
         self._relay = _BatchRelay()
         self._relay.committed.connect(lambda _uids: self.browser.refresh())
+        self._media_relay = _MediaRelay()
+        self._media_relay.found.connect(self._media_found)
+        self._media_scan: threading.Thread | None = None
 
         self.browser = StudyBrowser(store)
         self.thumbnails = ThumbnailStrip(store, self.workers, self.home / "thumbnails")
@@ -337,12 +348,41 @@ class MainWindow(QMainWindow):
             self.import_paths([Path(path)])
 
     def import_media(self) -> None:
-        """Import every mounted medium that carries a DICOMDIR, else ask for its folder."""
-        media = mounted_dicom_media()
-        if media:
+        """Import CD/DVD: find mounted media with a DICOMDIR on another thread (a network share
+        under /mnt can take long to walk; the window stays responsive), then import the one
+        found, or the one the reader chooses, or ask for the medium's folder."""
+        if self._media_scan is not None and self._media_scan.is_alive():
+            self.status.setText("Still looking for a CD/DVD…")
+            return
+        self.status.setText("Looking for a CD/DVD with a DICOMDIR…")
+
+        def scan() -> None:
+            try:
+                found: object = mounted_dicom_media()
+            except Exception as exc:  # unreadable mount points: say so, offer the folder picker
+                found = exc
+            self._media_relay.found.emit(found)
+
+        # a daemon thread, not the worker pool: a hung mount must not block loads or the exit
+        self._media_scan = threading.Thread(target=scan, name="lightbox-media-scan", daemon=True)
+        self._media_scan.start()
+
+    def _media_found(self, found: object) -> None:
+        media = found if isinstance(found, list) else []
+        if len(media) == 1:
             self.import_paths(media, link=False)
             return
-        folder = QFileDialog.getExistingDirectory(self, "No CD/DVD with a DICOMDIR found: choose its folder")
+        if len(media) > 1:
+            names = [str(p) for p in media]
+            chosen, ok = QInputDialog.getItem(self, "Import CD/DVD", "Several media carry a DICOMDIR; import:",
+                                              names, 0, False)
+            if ok and chosen:
+                self.import_paths([Path(chosen)], link=False)
+            return
+        problem = f" ({found})" if isinstance(found, BaseException) else ""
+        QMessageBox.information(self, TITLE, "No CD/DVD with a DICOMDIR was found under /media, /run/media, /mnt "
+                                f"or /cdrom{problem}. Choose the medium's folder.")
+        folder = QFileDialog.getExistingDirectory(self, "Choose the CD/DVD's folder")
         if folder:
             self.import_paths([Path(folder)], link=False)
 
