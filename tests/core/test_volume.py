@@ -212,3 +212,17 @@ def test_a_series_with_no_decodable_slice_still_raises(tmp_path: Path) -> None:
         (tmp_path / f.name).write_bytes(data[: len(data) - 100_000])
     with pytest.raises(DecodeError, match=r"1-00[12]\.dcm"):
         load_volume(tmp_path)
+
+
+def test_projection_with_zero_pixel_spacing_gets_the_measurement_calibration() -> None:
+    """pydicom's RG1_UNCI.dcm (a real CR) has Pixel Spacing 0\\0 and no patient geometry: the
+    stack's affine uses what the measurements use (Imager Pixel Spacing, else 1 px), never 0."""
+    path = get_testdata_file("RG1_UNCI.dcm")
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    assert [float(v) for v in ds.PixelSpacing] == [0.0, 0.0]
+    volume = load_volume([path])
+    assert np.isfinite(volume.affine).all() and abs(np.linalg.det(volume.affine)) > 0
+    from viewer.core.measurements import calibration
+
+    cal = calibration(ds)
+    assert np.allclose(np.linalg.norm(volume.affine[:3, 1:3], axis=0), [cal.row_spacing, cal.column_spacing])

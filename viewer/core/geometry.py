@@ -45,6 +45,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from viewer.core.errors import GeometryError
+from viewer.core.measurements import calibration
 
 #: Direction cosines that differ by less than this are the same orientation.
 ORIENTATION_TOLERANCE = 1e-3
@@ -433,7 +434,10 @@ def build_stack(frames: Sequence[Frame]) -> Stack:
     label = _describe_plane(plane)
     if plane is None:
         ordered = sorted(frames, key=lambda f: (int(f.header.get("InstanceNumber") or 0), f.order))
-        spacing = [float(v) for v in (frames[0].header.get("PixelSpacing") or [1, 1])]
+        # The in-plane spacing the measurements use (Pixel Spacing, else Imager Pixel Spacing,
+        # else 1): a CR with Pixel Spacing of 0 would otherwise give a singular affine.
+        cal = calibration(frames[0].header)
+        spacing = [cal.row_spacing, cal.column_spacing]
         if len(ordered) > 1:
             warnings.append(
                 f"{len(ordered)} images have no Image Position/Orientation (Patient): stacked by "
