@@ -42,6 +42,7 @@ from viewer.services.prior_series import matching_series
 from viewer.services.priors import find_remote_priors
 from viewer.store import ImportReport, Store
 from viewer.store.measurements import MeasurementStore, MprPlane, NotInCacheError
+from viewer.store.records import SeriesRow
 from viewer.ui.jobs import WorkerBridge
 from viewer.ui.jobs_panel import Job, JobRunner, JobsPanel
 from viewer.ui.layout_grid import LayoutGrid, SeriesDrop
@@ -436,7 +437,7 @@ class MainWindow(QMainWindow):
         view.hovered.connect(lambda report: self.value_label.setText(value_text(report)))
         view.probed.connect(lambda report: self.value_label.setText("Probe: " + value_text(report)))
 
-    def image_series(self, study_uid: str) -> list:
+    def image_series(self, study_uid: str) -> list[SeriesRow]:
         return [s for s in self.store.series(study_uid) if s.modality not in NON_IMAGE_MODALITIES]
 
     def open_study(self, study_uid: str) -> None:
@@ -722,7 +723,7 @@ class MainWindow(QMainWindow):
             action.setChecked(on)  # toggled -> ViewportSync.scroll_enabled
         self.sync.scroll_enabled = on
 
-    def series_being_read(self, series: list) -> object:
+    def series_being_read(self, series: list[SeriesRow]) -> SeriesRow:
         """The series of ``series`` (one study's) shown in the active viewport, else its largest
         stack: the one the reader is reading, rather than the lowest-numbered localizer."""
         volume = self.viewport.volume
