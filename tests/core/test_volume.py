@@ -203,6 +203,8 @@ def test_one_truncated_file_becomes_a_named_gap_slice(tmp_path: Path, workers: i
     (warning,) = [w for w in vol.warnings if files[13].name in w]
     assert f"slice {k}" in warning and "1.2.840.10008.1.2" in warning and "gap" in warning
     assert "not decoded" in str(vol.headers[k].ImageComments)
+    assert vol.blank_reason(k).startswith("not decoded") and files[13].name in vol.blank_reason(k)
+    assert [i for i in range(len(files)) if vol.blank_reason(i)] == [k]
     assert loader.stacks[0].acquired.all()  # the loader's own geometry is left alone
 
 

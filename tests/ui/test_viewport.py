@@ -674,3 +674,23 @@ def test_dragging_an_end_point_re_measures(viewport):
     assert changed == [m] and viewport.measurements == [m]
     assert m.result["length"] == pytest.approx(40.0, abs=2 * viewport.scene.mm_per_pixel)
     assert viewport.scene.window == (40.0, 400.0)  # not a W/L drag
+
+
+def test_a_slice_that_could_not_be_decoded_says_so_on_the_image(viewport, ct_dir, tmp_path) -> None:
+    """A blank slice must never pass for air: 20 real CT slices with one cut short; on that
+    slice the viewport names the file and why, on the others nothing is written over the image."""
+    import shutil
+
+    files = sorted(ct_dir.glob("*.dcm"))[:20]
+    for f in files:
+        shutil.copyfile(f, tmp_path / f.name)
+    bad = tmp_path / files[7].name
+    bad.write_bytes(bad.read_bytes()[:-100_000])
+    volume = load_volume(tmp_path)
+    (k,) = [i for i in range(volume.voxels.shape[0]) if not volume.acquired[i]]
+    viewport.show_volume(volume, Window(40, 400))
+    viewport.set_slice(k)
+    notice = viewport.scene.hint.GetInput().replace("\n", " ")
+    assert "not decoded" in notice and files[7].name in notice
+    viewport.set_slice((k + 1) % volume.voxels.shape[0])
+    assert viewport.scene.hint.GetInput() == ""

@@ -89,6 +89,12 @@ PARALLEL_MIN_FRAMES = 32
 WORKERS_ENV = "LIGHTBOX_LOAD_WORKERS"
 
 
+# Image Comments (PS3.3 C.7.6.1) of the headers synthesized for slices without their own image
+MISSING_NOTE = "missing slice"
+INTERPOLATED_NOTE = "interpolated slice"
+NOT_DECODED_NOTE = "not decoded, shown as a gap"
+
+
 @dataclass
 class Volume:
     """Voxels (slices, rows, columns) in modality units and their placement in the patient."""
@@ -110,6 +116,17 @@ class Volume:
     def tilt_degrees(self) -> float:
         """Gantry/detector tilt: angle between the slice step and the plane normal."""
         return tilt_degrees(self.affine)
+
+    def blank_reason(self, k: int) -> str:
+        """Why slice ``k`` shows no image (a missing or undecodable slice), else "".
+
+        The viewer says so on the image: a blank slice must never pass for air. Interpolated
+        slices show an image and return "".
+        """
+        if self.acquired is None or bool(self.acquired[k]):
+            return ""
+        comment = str(self.headers[k].get("ImageComments", ""))
+        return comment if comment.startswith((MISSING_NOTE, NOT_DECODED_NOTE)) else ""
 
     def index_to_patient(self, kji: Sequence[float]) -> np.ndarray:
         """Patient LPS mm of a (possibly fractional) voxel index (k, j, i)."""
@@ -732,8 +749,8 @@ class SeriesLoader:
             h.update(near)  # type: ignore[arg-type]
             # new elements (add_new), never assignments: h shares its elements with ``near``
             h.add_new(0x00200032, "DS", [round(float(v), 6) for v in (st.affine @ [k, 0, 0, 1])[:3]])
-            kind = "interpolated" if st.resample is not None else "missing"
-            h.add_new(0x00204000, "LT", f"{kind} slice: no image was acquired at this position")
+            note = INTERPOLATED_NOTE if st.resample is not None else MISSING_NOTE
+            h.add_new(0x00204000, "LT", f"{note}: no image was acquired at this position")
             out.append(h)
         return HeaderList(out)  # type: ignore[return-value]
 
@@ -843,7 +860,7 @@ class SeriesLoader:
         if failed:
             items = list(headers._items)
             for slot, (_, path, ts, reason) in failed:
-                note = f"not decoded, shown as a gap: {Path(path).name} ({_syntax_name(ts)}): {reason}"
+                note = f"{NOT_DECODED_NOTE}: {Path(path).name} ({_syntax_name(ts)}): {reason}"
                 warnings.append(f"slice {slot}: {path} cannot be decoded ({_syntax_name(ts)}): {reason}; "
                                 "shown as a gap")
                 if st.resample is None:

@@ -15,6 +15,7 @@ measurements and the edge labels never need a separate transform.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -410,6 +411,12 @@ class SliceScene:
             text = texts.get(corner, "")
             if actor.GetInput() != text:
                 actor.SetInput(text)
+
+    def set_notice(self, text: str) -> None:
+        """A message in the middle of the image (e.g. why a slice is blank); "" hides it."""
+        text = textwrap.fill(text, 64)  # a text actor does not wrap; a file name and reason can be long
+        if self.hint.GetInput() != text:
+            self.hint.SetInput(text)
 
     def corner_text(self, corner: str) -> str:
         return self.corner_actors[corner].GetInput() or ""

@@ -462,6 +462,7 @@ class Viewport(QWidget):
                                  None if self.scene.is_color else self.scene.voi, self.scene.zoom,
                                  templates=self.annotation_templates)
             self.scene.set_corner_text(texts)
+            self.scene.set_notice(self.volume.blank_reason(k))
             shapes_key = self._shapes_key()
             if shapes_key != self._shapes_shown:  # a W/L drag does not rebuild the measurement props
                 self.scene.set_shapes(self._shapes())
