@@ -51,6 +51,17 @@ def open_ct(qtbot, win, ct_dir):
     return uid
 
 
+def hover(widget, point):
+    """A mouse move without a button (QTest.mouseMove sends none on the offscreen platform)."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+
+    local = QPointF(point)
+    event = QMouseEvent(QEvent.Type.MouseMove, local, QPointF(widget.mapToGlobal(point)), Qt.MouseButton.NoButton,
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
 def shown_value(win, view, report, k):
     """The status text must carry the value of the voxel the viewport reports under the cursor."""
     value = float(view.volume.voxels[k, report["row"], report["column"]])
@@ -65,7 +76,7 @@ def test_the_value_under_the_cursor_and_the_probe_go_to_the_status_bar(qtbot, ma
     view = win.viewport
     k, j, i = view.slice_index, 300, 256
     with qtbot.waitSignal(view.hovered) as hovered:
-        QTest.mouseMove(view.vtk_widget, widget_point(view, view.volume, k, j, i))
+        hover(view.vtk_widget, widget_point(view, view.volume, k, j, i))
     report = hovered.args[0]
     assert abs(report["row"] - j) <= 1 and abs(report["column"] - i) <= 1
     assert win.value_label.text().startswith(shown_value(win, view, report, k))
@@ -242,7 +253,8 @@ def test_layout_and_the_browser_thumbnail_split_are_remembered(qtbot, store, lig
     win.close()
     again = open_main_window(qtbot, store, lightbox_home)
     assert (again.grid.rows, again.grid.cols) == (2, 3)
-    assert again.left_splitter.sizes() == sizes
+    top, bottom = again.left_splitter.sizes()  # the split, even if the window came back another height
+    assert abs(top / (top + bottom) - sizes[0] / sum(sizes)) < 0.02
 
 
 def test_the_annotations_setting_applies_to_the_whole_layout(qtbot, store, lightbox_home, ct_dir, tmp_path):
