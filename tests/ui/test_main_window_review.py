@@ -291,7 +291,7 @@ def test_the_toolbar_imports_files_folders_zips_and_media(qtbot, main_window, mr
     toolbar = next(t for t in win.findChildren(QToolBar) if t.objectName() == "main-toolbar")
     button = next(b for b in toolbar.findChildren(QToolButton) if b.text().startswith("Import"))
     assert button.menu().actions() == [win.import_cd_action, win.import_folder_action, win.import_files_action,
-                                       win.import_zip_action]
+                                       win.import_zip_action, win.index_in_place_action]
     archive = tmp_path / "mr.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for path in sorted(mr_dir.rglob("*")):
@@ -344,3 +344,47 @@ def test_import_cd_scans_off_the_gui_thread_and_asks_which_medium(qtbot, main_wi
         win.import_cd_action.trigger()
     assert len(told) == 1 and "No CD/DVD" in told[0]
     assert imported.args[0].imported == 100  # the folder picked (its 101st file is not DICOM)
+
+
+def test_import_folder_copies_and_index_in_place_does_not(qtbot, main_window, mr_dir, ct_dir, tmp_path,
+                                                          monkeypatch):
+    """Import copies (a tidied Downloads folder must not empty the cache); File → Index folder
+    in place keeps the files where they are."""
+    import shutil
+
+    from PySide6.QtWidgets import QFileDialog
+
+    win = main_window
+    copied_src, linked_src = tmp_path / "copied", tmp_path / "linked"
+    shutil.copytree(mr_dir, copied_src)
+    linked_src.mkdir()
+    for f in sorted(ct_dir.glob("*.dcm"))[:5]:
+        shutil.copyfile(f, linked_src / f.name)
+    where = {}
+    for folder, act in ((copied_src, win.import_folder_action), (linked_src, win.index_in_place_action)):
+        monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, folder=folder, **k: str(folder))
+        with qtbot.waitSignal(win.import_finished, timeout=120_000) as imported:
+            act.trigger()
+        report = imported.args[0]
+        assert report.imported > 0 and report.failed == 0
+        (study,) = [s for s in win.store.studies() if s.study_uid not in where]
+        where[study.study_uid] = (folder, [i.path for i in win.store.study_instances(study.study_uid)])
+    (copied,), (linked,) = ([p for f, p in where.values() if f == src] for src in (copied_src, linked_src))
+    assert copied and not any(copied_src in p.parents for p in copied)  # in the managed store
+    assert len(linked) == 5 and all(p.parent == linked_src for p in linked)  # where they were
+
+
+def test_the_window_fits_the_screen_and_has_the_icon(qtbot, store, lightbox_home):
+    """The first-start size never exceeds the screen's free area (the virtual display is 1280x1024,
+    smaller than the preferred 1400x900 is wide); the application icon is found and loads."""
+    from PySide6.QtGui import QIcon
+
+    from viewer.ui.application import application_icon
+    from viewer.ui.main_window import MainWindow
+
+    win = MainWindow(store, lightbox_home)
+    qtbot.addWidget(win)
+    free = win.screen().availableGeometry()
+    assert win.width() <= free.width() and win.height() <= free.height()
+    icon = application_icon()
+    assert icon is not None and not QIcon(str(icon)).pixmap(64, 64).isNull()

@@ -6,6 +6,16 @@ import sys
 from pathlib import Path
 
 
+def application_icon() -> Path | None:
+    """icons/lightbox.svg: beside the package in a source checkout, else where the wheel's
+    data files put it (``share/icons/hicolor/scalable/apps`` under the environment)."""
+    for candidate in (Path(__file__).resolve().parents[2] / "icons" / "lightbox.svg",
+                      Path(sys.prefix) / "share" / "icons" / "hicolor" / "scalable" / "apps" / "lightbox.svg"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def run_application(home_dir: Path, path: str | None, screenshot: str | None, wait: float) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -17,6 +27,11 @@ def run_application(home_dir: Path, path: str | None, screenshot: str | None, wa
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Lightbox")
+    icon = application_icon()
+    if icon is not None:
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     from viewer.ui.user_settings import load_or_recover
 
     settings, problem = load_or_recover(home_dir)  # a damaged file is set aside, never fatal

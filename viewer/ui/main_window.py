@@ -264,7 +264,7 @@ class MainWindow(QMainWindow):
         self.browser.action_requested.connect(self._browser_action)
         self.thumbnails.series_activated.connect(self.open_series)
         self._build_actions()
-        self.resize(1400, 900)
+        self._fit_to_screen()
         self._restore_state()
         self.current_study_uid = ""
         settings, problem = load_or_recover(self.home)
@@ -286,6 +286,9 @@ class MainWindow(QMainWindow):
         self.import_folder_action = action("Import &folder…", self._choose_folder, open_key)
         self.import_files_action = action("Import fi&les…", self._choose_files)
         self.import_zip_action = action("Import &ZIP…", self._choose_zip)
+        self.index_in_place_action = action("Index folder in &place (no copy)…", self._choose_folder_in_place)
+        self.index_in_place_action.setToolTip("For a large archive on this computer's own disk: the cache "
+                                              "points at the files where they are instead of copying them")
         self.import_cd_action = action("Import &CD/DVD…", self.import_media, "Ctrl+D")
         self.tags_action = action("&Tag browser", self.show_tags, "Ctrl+T")
         self.mpr_action = action("&MPR of this series", lambda: self.open_reconstruction("mpr"), "Ctrl+M")
@@ -298,7 +301,7 @@ class MainWindow(QMainWindow):
         self.settings_action = action("&Settings…", self.show_settings, "Ctrl+,")
         file_menu = self.menuBar().addMenu("&File")
         for a in (self.import_cd_action, self.import_folder_action, self.import_files_action,
-                  self.import_zip_action):
+                  self.import_zip_action, self.index_in_place_action):
             file_menu.addAction(a)
         file_menu.addSeparator()
         file_menu.addAction(self.settings_action)
@@ -318,7 +321,8 @@ class MainWindow(QMainWindow):
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         import_menu = QMenu("Import", self)  # every way in, as in the File menu
-        for a in (self.import_cd_action, self.import_folder_action, self.import_files_action, self.import_zip_action):
+        for a in (self.import_cd_action, self.import_folder_action, self.import_files_action, self.import_zip_action,
+                  self.index_in_place_action):
             import_menu.addAction(a)
         self.import_button = QToolButton(toolbar)
         self.import_button.setText("Import")
@@ -332,10 +336,31 @@ class MainWindow(QMainWindow):
         self.reading_toolbar = ReadingToolbar(self.grid, self.sync, self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.reading_toolbar)
 
+    def _fit_to_screen(self, preferred: tuple[int, int] = (1400, 900)) -> None:
+        """The first-start size: ``preferred``, but never larger than 95% of the screen's
+        free area (a 1366x768 laptop, a 1280x1024 virtual display); saved geometry wins later."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            self.resize(*preferred)
+            return
+        free = screen.availableGeometry()
+        width, height = min(preferred[0], int(free.width() * 0.95)), min(preferred[1], int(free.height() * 0.95))
+        self.resize(width, height)
+        self.move(free.x() + (free.width() - width) // 2, free.y() + (free.height() - height) // 2)
+
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import DICOM folder")
         if folder:
             self.import_paths([Path(folder)])
+
+    def _choose_folder_in_place(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Index a DICOM folder in place (no copy)")
+        if not folder:
+            return
+        if is_removable(Path(folder)):
+            QMessageBox.information(self, TITLE, f"{folder} is on removable media: it is copied into the cache, "
+                                    "so the studies stay readable once the medium is ejected.")
+        self.import_paths([Path(folder)], link=not is_removable(Path(folder)))
 
     def _choose_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Import DICOM files")
@@ -388,10 +413,13 @@ class MainWindow(QMainWindow):
             self.import_paths([Path(folder)], link=False)
 
     # --- import --------------------------------------------------------------------------------
-    def import_paths(self, paths: list[Path], link: bool | None = None, open_first: bool = False) -> Job:
-        """Import ``paths`` as a job; studies appear in the browser batch by batch."""
-        if link is None:
-            link = not any(is_removable(p) for p in paths)
+    def import_paths(self, paths: list[Path], link: bool = False, open_first: bool = False) -> Job:
+        """Import ``paths`` as a job; studies appear in the browser batch by batch.
+
+        Imports copy by default: a study in the cache must not go "missing" when a Downloads
+        folder is tidied up. ``link`` indexes the files where they are (File → Index folder in
+        place, and ``lightbox PATH``, which opens a folder as it is).
+        """
         title = f"Import {paths[0].name or paths[0]}" + (f" (+{len(paths) - 1})" if len(paths) > 1 else "")
 
         known: list[str] = []
@@ -422,8 +450,12 @@ class MainWindow(QMainWindow):
         return job
 
     def open_path(self, path: str | Path) -> Job:
-        """``lightbox PATH``: import PATH (CD root, folder, file, ZIP) and open its first study."""
-        return self.import_paths([Path(path)], open_first=True)
+        """``lightbox PATH``: index PATH (CD root, folder, file, ZIP) and open its first study.
+
+        Opening a path views it where it is (linked), as a file manager's "Open with" does;
+        removable media are copied, so the study outlives the disc.
+        """
+        return self.import_paths([Path(path)], link=not is_removable(Path(path)), open_first=True)
 
     # --- opening -------------------------------------------------------------------------------
     @property
