@@ -16,6 +16,12 @@ sequential-scan SOS parameters are non-zero (PS3.5 A.4.1 / ISO 10918-1 B.2.3 req
 Ah=Al=0 for sequential DCT; common encoders wrote other values). GDCM 3.x decodes those
 tolerantly, giving the same values as DCMTK's ``dcmdjpeg`` (tested).
 
+Whole series take a second path: :mod:`viewer.core.rawframes` hands each frame's bytes straight
+to imagecodecs (libjpeg-turbo, CharLS, OpenJPEG, PackBits), whose codecs release the GIL so
+frames decode on threads, without pydicom's per-frame overhead; without imagecodecs it falls back
+to the plugins above. The two paths must agree value for value: ``test_fast_path_equals_pydicom``
+and ``test_fast_path_covers_every_real_syntax`` compare them on every real file.
+
 The module also exposes :func:`availability_report` for the About box.
 """
 
