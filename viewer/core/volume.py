@@ -391,8 +391,8 @@ def _put(out: np.ndarray, stored: np.ndarray, task: _Task) -> bool:
             lo, hi = int(stored.min()), int(stored.max())
             if lo + icpt < -32768 or hi + icpt > 32767:
                 return False
-            # Every value and its sum fit int16: add in int16 (no int32 temporaries; 0.06 against
-            # 0.2 ms per 512x512 slice once its pages are touched)
+            # Every value and its sum fit int16: add in int16 (no int32 temporaries; 0.015 against
+            # 0.075 ms per 512x512 slice once its pages are touched)
             if stored.dtype == np.int16 or (stored.dtype == np.uint16 and hi <= 32767):
                 np.add(stored.view(np.int16), np.int16(icpt), out=out)
                 return True
