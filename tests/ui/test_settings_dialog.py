@@ -137,3 +137,38 @@ def teardown_module() -> None:
     app = QApplication.instance()
     if app is not None:
         apply_theme(app, dark=True)  # later tests expect the default theme
+
+
+def test_corner_annotation_templates_are_edited_kept_and_drawn(qtbot, main_window, lightbox_home, ct_dir,
+                                                               monkeypatch):
+    """A template saved before (in settings.json) survives the dialog; a corner edited there is
+    saved, drawn on the open image at once, and a bad field is refused with a message."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from tests.ui.test_browser import import_and_wait
+    from viewer.core.settings import Settings, save_settings
+
+    save_settings(lightbox_home, Settings(annotation_templates={"upper_left": "{patient_name}\nStation {StationName}"}))
+    import_and_wait(qtbot, main_window, [ct_dir])
+    main_window.open_study(main_window.store.studies()[0].study_uid)
+    qtbot.waitUntil(lambda: main_window.viewport.volume is not None, timeout=60_000)
+    dialog = main_window.show_settings()
+    qtbot.addWidget(dialog)
+    assert dialog.template_edits["upper_left"].toPlainText() == "{patient_name}\nStation {StationName}"
+    dialog.template_edits["lower_right"].setPlainText("Lightbox {Modality}")
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
+    dialog.template_edits["lower_left"].setPlainText("{NoSuchKeyword}")
+    dialog.save()
+    assert shown and "NoSuchKeyword" in shown[0]
+    dialog.template_edits["lower_left"].setPlainText(dialog.template_edits["lower_left"].toPlainText()
+                                                     .replace("{NoSuchKeyword}", "{SliceThickness} mm"))
+    with qtbot.waitSignal(dialog.saved):
+        dialog.save()
+    saved = load_settings(lightbox_home).annotation_templates
+    assert saved == {"upper_left": "{patient_name}\nStation {StationName}", "lower_right": "Lightbox {Modality}",
+                     "lower_left": "{SliceThickness} mm"}
+    scene = main_window.viewport.scene
+    assert scene.corner_text("lower_right") == "Lightbox CT"
+    assert scene.corner_text("lower_left").endswith(" mm")
+    assert scene.corner_text("upper_left") == "Pancreas-CT-CB_001"  # this CT has no Station Name: line left out

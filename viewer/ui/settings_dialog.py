@@ -16,11 +16,14 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QGridLayout,
+    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -30,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.core.annotations import CORNERS, DEFAULT_TEMPLATES, TEMPLATE_FIELDS, effective_templates
 from viewer.core.errors import LightboxError
 from viewer.core.presets import BUILTIN
 from viewer.core.settings import THEMES, Settings, load_settings, save_settings
@@ -71,6 +75,7 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._storage_tab(), "Storage")
         tabs.addTab(self._network_tab(), "Network")
         tabs.addTab(self._display_tab(), "Display")
+        tabs.addTab(self._annotations_tab(), "Annotations")
         self.tabs = tabs
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
@@ -337,11 +342,43 @@ class SettingsDialog(QDialog):
                 out.append(entry)
         return out
 
+    # --- corner annotations ------------------------------------------------------------------------
+    def _annotations_tab(self) -> QWidget:
+        """One editor per corner, showing what the viewer draws now (the defaults where the
+        user changed nothing); only corners that differ from the defaults are saved."""
+        page = QWidget()
+        grid = QGridLayout()
+        self.template_edits: dict[str, QPlainTextEdit] = {}
+        shown = effective_templates(self.settings.annotation_templates)
+        for i, corner in enumerate(CORNERS):
+            edit = QPlainTextEdit(shown[corner])
+            edit.setObjectName(f"template-{corner}")
+            box = QGroupBox(corner.replace("_", " ").capitalize())
+            QVBoxLayout(box).addWidget(edit)
+            grid.addWidget(box, i // 2, i % 2)
+            self.template_edits[corner] = edit
+        reset = QPushButton("Reset to defaults")
+        reset.clicked.connect(lambda: [e.setPlainText(DEFAULT_TEMPLATES[c]) for c, e in self.template_edits.items()])
+        fields = QLabel("One line per line on the image; {field} is replaced, a line whose fields are all empty "
+                        "is left out. Fields: " + ", ".join(f"{{{name}}}" for name in TEMPLATE_FIELDS)
+                        + ", or any DICOM keyword such as {StationName}.")
+        fields.setWordWrap(True)
+        layout = QVBoxLayout(page)
+        layout.addLayout(grid, 1)
+        layout.addWidget(fields)
+        layout.addWidget(reset)
+        return page
+
+    def _templates(self) -> dict[str, str]:
+        edited = {c: e.toPlainText().rstrip("\n") for c, e in self.template_edits.items()}
+        return {c: t for c, t in edited.items() if t != DEFAULT_TEMPLATES[c]}
+
     # --- saving --------------------------------------------------------------------------------
     def save(self) -> None:
         try:
             settings = Settings(theme=self.theme.currentText(), annotations=self.annotations.isChecked(),
-                                user_presets=self._presets(), extra=self.settings.extra)
+                                user_presets=self._presets(), annotation_templates=self._templates(),
+                                extra=self.settings.extra)
             # replace(): what the dialog does not show (TLS files, bind address, max PDU) is kept
             net = NetConfig(local=replace(self.net.local, ae_title=self.local_aet.text().strip(),
                                           port=self.local_port.value(),
