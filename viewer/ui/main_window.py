@@ -345,8 +345,7 @@ class MainWindow(QMainWindow):
             return
         free = screen.availableGeometry()
         width, height = min(preferred[0], int(free.width() * 0.95)), min(preferred[1], int(free.height() * 0.95))
-        self.resize(width, height)
-        self.move(free.x() + (free.width() - width) // 2, free.y() + (free.height() - height) // 2)
+        self.resize(width, height)  # where it goes is the window manager's call
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import DICOM folder")
