@@ -88,8 +88,7 @@ def reconstructions(app, win, out: Path) -> None:
     scene = mpr.view.scene
     center = np.asarray(scene.crosshair.center, dtype=float)
     below = center + np.array([0.0, 0.0, -40.0])  # 4 cm below the crosshair, clear of its line
-    scene.add_measurement("coronal", "length", [below + np.array([-80.0, 0, 0]), below + np.array([80.0, 0, 0])])
-    mpr.view.render()
+    mpr.view.add_measurement("coronal", "length", [below + np.array([-80.0, 0, 0]), below + np.array([80.0, 0, 0])])
     app.processEvents()
     grab_window(mpr).save(str(out / "mpr.png"))
     mpr.close()

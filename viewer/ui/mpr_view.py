@@ -155,8 +155,11 @@ class MprView(QWidget):
 
     def _finish(self, kind: str, points: list[np.ndarray]) -> None:
         assert self._gesture_plane is not None
-        plane = self._gesture_plane
-        self.scene.set_draft(plane, None)
+        self.scene.set_draft(self._gesture_plane, None)
+        self.add_measurement(self._gesture_plane, kind, points)
+
+    def add_measurement(self, plane: str, kind: str, points: list[np.ndarray]) -> Measurement:
+        """Measure on ``plane`` as drawn with the mouse: kept with its plane, listed, announced."""
         m = self.scene.add_measurement(plane, kind, points)
         grid = self.scene.planes[plane].grid
         assert grid is not None
@@ -166,6 +169,7 @@ class MprView(QWidget):
             self.probed.emit(self.scene.probe(plane, points[0]))
         self.render()
         self.measurement_added.emit(m)
+        return m
 
     def _show_draft(self) -> None:
         if self._gesture is not None and self._gesture_plane is not None:
