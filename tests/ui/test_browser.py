@@ -89,3 +89,17 @@ def test_thumbnail_drag_payload_drops_into_a_viewport(qtbot, main_window, ct_dir
     assert shown.args[0].voxels.shape == (100, 256, 256)
     assert target.volume is shown.args[0]
     assert main_window.grid.viewports[0].volume is None
+
+
+def test_two_people_under_one_patient_id_are_two_rows_flagged(qtbot, main_window, mr_dir, tmp_path):
+    """SMITH^JOHN and DOE^JANE, both registered as 12345: two patient rows, each marked, each
+    with its own study; never one row under the first name."""
+    from tests.store.test_patient_identity import _two_people
+
+    _two_people(mr_dir, tmp_path / "in")
+    import_and_wait(qtbot, main_window, [tmp_path / "in"])
+    patients, _ = browser_rows(main_window)
+    assert len(patients) == 2 and all(p.text().endswith("⚠") for p in patients)
+    assert sorted(p.text().split(",")[0] for p in patients) == ["DOE", "SMITH"]
+    assert all("also used for another person" in p.toolTip() for p in patients)
+    assert all(p.rowCount() == 1 for p in patients)

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from viewer.core.annotations import AnnotationTemplateError
 from viewer.core.measurements import Measurement
+from viewer.core.modalities import holds_images
 from viewer.core.presets import presets_for, with_overrides
 from viewer.core.settings import Settings
 from viewer.core.tasks import CancelToken
@@ -58,7 +59,6 @@ from viewer.ui.user_settings import load_or_recover
 from viewer.ui.viewport import Viewport
 
 TITLE = "Lightbox"
-NON_IMAGE_MODALITIES = {"SR", "PR", "KO", "REG", "RTSTRUCT", "RTPLAN", "DOC"}
 REMOVABLE_ROOTS = ("/media/", "/run/media/", "/mnt/", "/cdrom")
 
 
@@ -469,7 +469,7 @@ class MainWindow(QMainWindow):
         view.probed.connect(lambda report: self.value_label.setText("Probe: " + value_text(report)))
 
     def image_series(self, study_uid: str) -> list[SeriesRow]:
-        return [s for s in self.store.series(study_uid) if s.modality not in NON_IMAGE_MODALITIES]
+        return [s for s in self.store.series(study_uid) if holds_images(s.modality)]
 
     def open_study(self, study_uid: str) -> None:
         """Show the study's image series in a layout that fits them, placed by series number."""
@@ -771,19 +771,12 @@ class MainWindow(QMainWindow):
 
     # --- network -------------------------------------------------------------------------------
     def start_storage_scp(self) -> str:
-        """Start our storage SCP (C-MOVE results, modality pushes) into the cache; returns a status."""
-        from viewer.net.storescp import StorageSCP
-        from viewer.services.network import CacheSink
+        """Start our storage SCP (C-MOVE results, modality pushes) into the cache; returns a status.
 
-        local = self.qr_panel.config.local
-        scp = StorageSCP(local, CacheSink(self.store, "storage SCP", self.qr_panel._relay.added.emit))
-        try:
-            scp.start()
-        except Exception as exc:  # port taken, no permission: say so, keep the viewer usable
-            message = f"Storage SCP not started: {exc}"
-        else:
-            self.qr_panel.scp = scp
-            message = f"Storage SCP {local.ae_title} listening on port {scp.port}"
+        The Q/R panel owns it, so a port that cannot be opened stays visible there (with what
+        to do) rather than only in a status-bar message.
+        """
+        message = self.qr_panel.start_scp()
         self.statusBar().showMessage(message, 15000)
         return message
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.annotations import display_name
+from viewer.core.modalities import holds_images
 from viewer.store import Store
 from viewer.store.records import StudyQuery, StudyRow
 from viewer.ui.layout_grid import SERIES_MIME, series_mime_data
@@ -40,7 +41,6 @@ MODALITIES = ("All modalities", "CT", "MR", "CR", "DX", "MG", "US", "NM", "PT", 
 CONTEXT_ACTIONS = ("Open", "Compare with prior", "Export…", "Send to node…", "Show tags", "Delete")
 #: Series without images to show (structured reports, presentation states, key objects...): a
 #: study dragged into a viewport brings its biggest series of another modality.
-NON_IMAGE_MODALITIES = frozenset({"SR", "PR", "KO", "REG", "RTSTRUCT", "RTPLAN", "DOC"})
 
 
 def format_date(value: str) -> str:
@@ -101,7 +101,7 @@ class BrowserModel(QStandardItemModel):
 
     def main_series(self, study_uid: str) -> str:
         """The series a study shows when dragged into one viewport: its biggest image series."""
-        series = [s for s in self.store.series(study_uid) if s.modality not in NON_IMAGE_MODALITIES]
+        series = [s for s in self.store.series(study_uid) if holds_images(s.modality)]
         best = max(series, key=lambda s: (s.instance_count, -(s.number or 0)), default=None)
         return best.series_uid if best is not None else ""
 
@@ -185,17 +185,20 @@ class StudyBrowser(QWidget):
         current = self.current_study_uid()
         self.studies = sorted(self.query(), key=lambda s: (s.patient_name, s.study_date), reverse=False)
         self.model.removeRows(0, self.model.rowCount())
-        patients: dict[tuple[str, str], QStandardItem] = {}
-        latest: dict[tuple[str, str], str] = {}  # patient -> latest study date (YYYYMMDD)
+        # grouped by the cache's patient, not by Patient ID, which two people may share
+        patients: dict[int, QStandardItem] = {}
+        latest: dict[int, str] = {}  # patient -> latest study date (YYYYMMDD)
         for study in self.studies:
-            key = (study.patient_id, study.issuer)
-            latest[key] = max(latest.get(key, ""), study.study_date or "")
+            latest[study.patient_ref] = max(latest.get(study.patient_ref, ""), study.study_date or "")
         for study in self.studies:
-            key = (study.patient_id, study.issuer)
+            key = study.patient_ref
             parent = patients.get(key)
             if parent is None:
-                parent = _item(display_name(study.patient_name) or "(no name)", "patient", study.patient_id)
-                parent.setToolTip(study.patient_name)
+                name = display_name(study.patient_name) or "(no name)"
+                parent = _item(name + (" ⚠" if study.id_collision else ""), "patient", study.patient_id)
+                parent.setToolTip(study.patient_name + (
+                    f"\nPatient ID {study.patient_id} is also used for another person in the cache: "
+                    "check the registration with the PACS administrator" if study.id_collision else ""))
                 date = _item(format_date(latest[key]))
                 date.setToolTip("latest study")
                 self.model.appendRow([parent, _item(study.patient_id), _item(format_date(study.birth_date)),
