@@ -124,7 +124,12 @@ def main() -> int:
                         SHARED / "data" / "mr-head-ctk", SHARED / "data" / "transfer-syntaxes-orthanc"],
                        check=True, capture_output=True)
         env = dict(line.split("=", 1) for line in (orthanc_dir / "pacs.env").read_text().split())
-        cfg = NetConfig(local=LocalSettings(ae_title="LIGHTBOX", port=11113))
+        import socket
+
+        with socket.socket() as probe:  # a free port for our storage SCP, so the panel shows it running
+            probe.bind(("127.0.0.1", 0))
+            scp_port = probe.getsockname()[1]
+        cfg = NetConfig(local=LocalSettings(ae_title="LIGHTBOX", port=scp_port))
         cfg.add(RemoteNode(name="Hospital PACS", aet=env["PACS_AET"].strip("'\""), host="127.0.0.1",
                            port=int(env["PACS_DICOM_PORT"].strip("'\"")), retrieve="get"))
         home = lightbox_home(home)
@@ -155,6 +160,7 @@ def main() -> int:
         win.qr_dock.show()
         panel = win.qr_panel
         panel.reload_nodes()
+        win.start_storage_scp()
         results: list[int] = []
         panel.results_ready.connect(results.append)
         panel.search()
