@@ -32,17 +32,14 @@ def run_application(home_dir: Path, path: str | None, screenshot: str | None, wa
         from PySide6.QtGui import QIcon
 
         app.setWindowIcon(QIcon(str(icon)))
-    from viewer.ui.user_settings import load_or_recover
-
-    settings, problem = load_or_recover(home_dir)  # a damaged file is set aside, never fatal
-    apply_theme(app, dark=settings.theme == "dark")
     store = Store.open(home_dir)
-    window = MainWindow(store, home_dir)
+    window = MainWindow(store, home_dir)  # reads settings.json; a damaged file is set aside, never fatal
+    apply_theme(app, dark=window.settings.theme == "dark")
     app.aboutToQuit.connect(window.grid.shutdown)
     window.quiet_errors = bool(screenshot)
     window.show()
-    if problem:
-        QTimer.singleShot(0, lambda: window.warn_settings(problem))  # once the window is on screen
+    if window.settings_problem:  # the status bar says so already; a dialog once the window is on screen
+        QTimer.singleShot(0, lambda: window.warn_settings(window.settings_problem))
     if not screenshot:
         window.start_storage_scp()
     exit_code = 0

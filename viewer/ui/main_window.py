@@ -267,10 +267,11 @@ class MainWindow(QMainWindow):
         self._fit_to_screen()
         self._restore_state()
         self.current_study_uid = ""
-        settings, problem = load_or_recover(self.home)
-        self.apply_reading_settings(settings)
-        if problem:
-            self.warn_settings(problem)
+        # read once, here: the application takes the theme and the problem (for a dialog) from it
+        self.settings, self.settings_problem = load_or_recover(self.home)
+        self.apply_reading_settings(self.settings)
+        if self.settings_problem:
+            self.warn_settings(self.settings_problem)
         self._loading: dict[int, object] = {}  # id(viewport) -> token of the load it waits for
 
     # --- actions -------------------------------------------------------------------------------
@@ -813,6 +814,7 @@ class MainWindow(QMainWindow):
         from viewer.ui.theme import apply_theme
 
         settings, problem = load_or_recover(self.home)
+        self.settings, self.settings_problem = settings, problem
         if problem:
             self.warn_settings(problem)
         app = QApplication.instance()
