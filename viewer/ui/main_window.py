@@ -719,7 +719,11 @@ class MainWindow(QMainWindow):
             self._failed(ValueError("both studies need an image series to compare"))
             return
         left = self.series_being_read(current)
-        right = matching_series(self.store, left, prior)
+        # choosing the prior's series reads a header of each: on a worker, never the GUI thread
+        self.workers.submit(matching_series, self.store, left, prior, on_error=self._failed,
+                            on_done=lambda right: self._show_comparison(current_uid, prior_uid, left, right))
+
+    def _show_comparison(self, current_uid: str, prior_uid: str, left: SeriesRow, right: SeriesRow) -> None:
         self._accept_same_patient(current_uid, prior_uid)
         self.current_study_uid = current_uid
         self.grid.set_layout(1, 2)
