@@ -172,3 +172,19 @@ def test_corner_annotation_templates_are_edited_kept_and_drawn(qtbot, main_windo
     assert scene.corner_text("lower_right") == "Lightbox CT"
     assert scene.corner_text("lower_left").endswith(" mm")
     assert scene.corner_text("upper_left") == "Pancreas-CT-CB_001"  # this CT has no Station Name: line left out
+
+
+def test_renaming_a_dicomweb_node_keeps_what_the_table_does_not_show(qtbot, main_window, lightbox_home, tmp_path):
+    """The CA file and timeout of a DICOMweb node are not in the table: a rename keeps them."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    cfg = NetConfig(local=LocalSettings())
+    cfg.add(DicomWebNode(name="Web", url="https://pacs.example/dicom-web", ca_file=str(ca), timeout=7.5))
+    save_config(lightbox_home, cfg)
+    dialog = main_window.show_settings()
+    qtbot.addWidget(dialog)
+    dialog.web_table.setItem(0, 0, QTableWidgetItem("Renamed"))
+    with qtbot.waitSignal(dialog.saved):
+        dialog.save()
+    node = load_config(lightbox_home).dicomweb["Renamed"]
+    assert (node.url, node.ca_file, node.timeout) == ("https://pacs.example/dicom-web", str(ca), 7.5)

@@ -227,6 +227,7 @@ class SettingsDialog(QDialog):
         for column, value in enumerate(values):
             self.web_table.setItem(row, column, QTableWidgetItem(value))
         kind = QComboBox()
+        kind.setProperty(NODE_PROPERTY, node)  # as for DIMSE rows: a rename keeps CA file and timeout
         kind.addItems(AUTH_KINDS)
         kind.setCurrentText(auth)
         self.web_table.setCellWidget(row, 2, kind)
@@ -249,7 +250,7 @@ class SettingsDialog(QDialog):
             raise LightboxError(f"DICOMweb node {name!r}: bearer authentication needs a token")
         edited = dict(name=name, url=url, username=user if auth == "basic" else None,
                       password=secret if auth == "basic" else None, token=secret if auth == "bearer" else None)
-        old = self.net.dicomweb.get(name)
+        old = self.web_table.cellWidget(row, 2).property(NODE_PROPERTY)
         return replace(old, **edited) if old else DicomWebNode(**edited)  # type: ignore[arg-type]
 
     def verify_current_web(self) -> None:
