@@ -276,13 +276,18 @@ def test_probe_reports_lps_and_hu_on_the_real_ct(qtbot, ct) -> None:
     assert -200 < report["value"] < 300  # soft tissue, not air or bone: the right voxel region
 
 
-def test_measurements_follow_their_plane_and_keys_remove_them(qtbot) -> None:
+def open_oblique_phantom(qtbot):
+    """The oblique-acquired phantom with a marker at its centre: the view and its crosshair centre."""
     acq = acquisitions()["oblique"]
     view = open_view(qtbot, oblique_phantom_with_markers([volume_center(acq.affine(), acq.shape)]),
                      size=(900, 320))
+    return view, view.scene.crosshair.center
+
+
+def test_measurements_follow_their_plane_and_keys_remove_them(qtbot) -> None:
+    view, centre = open_oblique_phantom(qtbot)
     scene = view.scene
     sagittal = scene.planes["sagittal"]
-    centre = scene.crosshair.center
     row, col = sagittal.grid.row_direction, sagittal.grid.column_direction
     view.set_tool("length")
     drag(view, to_qt(view, sagittal.lps_to_display(centre - 10 * row)),
@@ -314,12 +319,9 @@ def test_measurements_follow_their_plane_and_keys_remove_them(qtbot) -> None:
 def test_a_measurement_is_not_shown_on_a_plane_turned_about_its_own_line(qtbot) -> None:
     """A length along the axial normal lies in every sagittal plane turned about that normal;
     it belongs to the orientation it was drawn in, so a turned plane does not show it."""
-    acq = acquisitions()["oblique"]
-    view = open_view(qtbot, oblique_phantom_with_markers([volume_center(acq.affine(), acq.shape)]),
-                     size=(900, 320))
+    view, centre = open_oblique_phantom(qtbot)
     scene = view.scene
     sagittal = scene.planes["sagittal"]
-    centre = scene.crosshair.center
     axis = scene.crosshair.normal("axial")
     view.set_tool("length")
     drag(view, to_qt(view, sagittal.lps_to_display(centre - 12 * axis)),
