@@ -93,6 +93,8 @@ WORKERS_ENV = "LIGHTBOX_LOAD_WORKERS"
 MISSING_NOTE = "missing slice"
 INTERPOLATED_NOTE = "interpolated slice"
 NOT_DECODED_NOTE = "not decoded, shown as a gap"
+# the first words of the warning that names the series' other stacks (a viewer may list them instead)
+OTHER_STACKS_WARNING = "the series holds "
 
 
 @dataclass
@@ -716,7 +718,7 @@ class SeriesLoader:
         if len(self.stacks) > 1:
             others = "; ".join(f"{s.label} ({len(s.frames)} images)" for i, s in enumerate(self.stacks)
                                if i != stack)
-            out.insert(0, f"the series holds {len(self.stacks)} stacks that cannot share one grid; this is "
+            out.insert(0, f"{OTHER_STACKS_WARNING}{len(self.stacks)} stacks that cannot share one grid; this is "
                           f"{self.stacks[stack].label} ({len(self.stacks[stack].frames)} images), the "
                           f"others: {others}")
         return out

@@ -14,14 +14,14 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QComboBox, QMainWindow
 
-from viewer.core.volume import StackSummary, Volume
+from viewer.core.volume import OTHER_STACKS_WARNING, StackSummary, Volume
 
 NEXT_KEY, PREVIOUS_KEY = "Ctrl+PgDown", "Ctrl+PgUp"
 
 
 def is_stacks_warning(text: str) -> bool:
     """The loader's "the series holds N stacks ..." warning, which the selector replaces."""
-    return text.startswith("the series holds ")
+    return text.startswith(OTHER_STACKS_WARNING)
 
 
 def stack_caption(stack: StackSummary) -> str:
